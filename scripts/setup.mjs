@@ -97,5 +97,6 @@ function checkNodeModules() {
 }
 
 checkNode();
-checkNodeModules();
+// --system-only: used while another process owns node_modules (npm ci would replace it under them).
+if (!process.argv.includes('--system-only')) checkNodeModules();
 checkSystemBinaries();

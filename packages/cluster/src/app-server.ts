@@ -1,0 +1,195 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { findBinary } from './binaries.js';
+import { httpStatus } from './http-probe.js';
+import type { LoadBalancer } from './load-balancer.js';
+import { ManagedProcess } from './managed-process.js';
+import type { AppSpec } from './options.js';
+import { renderTemplateFile } from './templates.js';
+import { waitFor } from './wait.js';
+
+/** The faults every server process (an app or its Nginx) can suffer; each is reversible. */
+export interface ProcessControl {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port` */
+  readonly url: string;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  /** SIGKILL (with its workers). Undo with restart(). */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for a graceful exit. Undo with restart(). */
+  terminate(): Promise<void>;
+  /** SIGSTOP: it hangs with its sockets open. Undo with resume(). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Stops it if running (gracefully), starts it and waits until it answers. */
+  restart(): Promise<void>;
+}
+
+/** One app server host: Nginx in front of the app, as HAProxy sees it. */
+export interface Server {
+  /** `server-1`, `server-2` */
+  readonly name: string;
+  readonly host: string;
+  readonly nginx: ProcessControl;
+  readonly app: ProcessControl;
+  /** HAProxy stops sending new requests (runtime API `drain`); in-flight ones finish. Undo with undrain(). */
+  drain(): Promise<void>;
+  undrain(): Promise<void>;
+}
+
+class ServiceProcess implements ProcessControl {
+  readonly url: string;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly process: ManagedProcess,
+    private readonly readyPath: string,
+    private readonly timeoutMs: number,
+    private readonly beforeStart: () => void = () => {},
+  ) {
+    this.url = `http://${host}:${port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+  get running(): boolean {
+    return this.process.running;
+  }
+
+  async start(): Promise<void> {
+    this.beforeStart();
+    this.process.start();
+    await waitFor(
+      async () => ((await httpStatus(`${this.url}${this.readyPath}`)) === 200 ? true : undefined),
+      {
+        what: `${this.process.name} to answer ${this.readyPath} with 200`,
+        timeoutMs: this.timeoutMs,
+        abortIf: () => this.process.deathReason(),
+      },
+    );
+  }
+
+  kill(): Promise<void> {
+    return this.process.kill();
+  }
+  terminate(): Promise<void> {
+    return this.process.stop(15_000);
+  }
+  async pause(): Promise<void> {
+    this.process.pause();
+  }
+  async resume(): Promise<void> {
+    this.process.resume();
+  }
+  async restart(): Promise<void> {
+    await this.process.stop(15_000);
+    await this.start();
+  }
+}
+
+export interface ServerConfig {
+  readonly name: string;
+  readonly dir: string;
+  readonly host: string;
+  readonly appPort: number;
+  readonly nginxPort: number;
+  readonly app: AppSpec;
+  /** Topology and credentials handed to the app (`DB_PRIMARY`, `DB_REPLICAS`, `DB_USER` ...). */
+  readonly appEnv: Readonly<Record<string, string>>;
+  readonly startTimeoutMs: number;
+  /** Set once the LB exists; servers start before it. */
+  readonly lb: () => LoadBalancer | undefined;
+}
+
+export class AppServerHost implements Server {
+  readonly name: string;
+  readonly host: string;
+  readonly app: ServiceProcess;
+  readonly nginx: ServiceProcess;
+
+  constructor(private readonly config: ServerConfig) {
+    this.name = config.name;
+    this.host = config.host;
+    const [command = 'node', ...args] = config.app.command;
+    const readyPath = config.app.readyPath ?? '/readyz';
+    this.app = new ServiceProcess(
+      config.host,
+      config.appPort,
+      new ManagedProcess({
+        name: `${config.name} app`,
+        command,
+        args,
+        logFile: join(config.dir, 'app.log'),
+        env: {
+          ...process.env,
+          ...config.appEnv,
+          ...config.app.env,
+          HOST: config.host,
+          PORT: String(config.appPort),
+          SERVER_NAME: config.name,
+        },
+        ...(config.app.cwd === undefined ? {} : { cwd: config.app.cwd }),
+      }),
+      readyPath,
+      config.startTimeoutMs,
+    );
+    const nginxConfig = join(config.dir, 'nginx.conf');
+    this.nginx = new ServiceProcess(
+      config.host,
+      config.nginxPort,
+      new ManagedProcess({
+        name: `${config.name} nginx`,
+        command: findBinary('nginx'),
+        // -e: the compiled-in error log (/var/log/nginx) may not be writable; -p keeps relative paths ours.
+        args: ['-p', config.dir, '-c', nginxConfig, '-e', join(config.dir, 'nginx-error.log')],
+        logFile: join(config.dir, 'nginx.out'),
+      }),
+      readyPath,
+      config.startTimeoutMs,
+      () => this.renderNginxConfig(nginxConfig),
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.app.start();
+    await this.nginx.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.nginx.terminate(), this.app.terminate()]);
+  }
+
+  async drain(): Promise<void> {
+    await this.config.lb()?.setServerState(this.name, 'drain');
+  }
+
+  async undrain(): Promise<void> {
+    await this.config.lb()?.setServerState(this.name, 'ready');
+  }
+
+  private renderNginxConfig(target: string): void {
+    const tempDir = join(this.config.dir, 'nginx-temp');
+    mkdirSync(tempDir, { recursive: true });
+    renderTemplateFile(
+      'nginx/nginx.conf.tmpl',
+      {
+        // As root, workers would otherwise switch to `nobody` and lose access to the state dir.
+        userDirective: process.getuid?.() === 0 ? 'user root root;' : '',
+        pidFile: join(this.config.dir, 'nginx.pid'),
+        errorLog: join(this.config.dir, 'nginx-error.log'),
+        accessLog: join(this.config.dir, 'nginx-access.log'),
+        tempDir,
+        host: this.config.host,
+        port: this.config.nginxPort,
+        appHost: this.config.host,
+        appPort: this.config.appPort,
+        serverName: this.config.name,
+      },
+      target,
+    );
+  }
+}

@@ -1,0 +1,39 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { ClusterError } from './errors.js';
+
+// Debian puts daemons in sbin, which is not on a normal user's PATH.
+const EXTRA_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
+
+const PACKAGE_OF: Record<string, string> = {
+  mariadbd: 'mariadb-server',
+  'mariadb-install-db': 'mariadb-server',
+  haproxy: 'haproxy',
+  nginx: 'nginx',
+  openssl: 'openssl',
+  setpriv: 'util-linux',
+};
+
+const found = new Map<string, string>();
+
+/** Absolute path of a system binary, or a clear error naming the package that provides it. */
+export function findBinary(name: string): string {
+  const cached = found.get(name);
+  if (cached) return cached;
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), ...EXTRA_DIRS].filter(Boolean);
+  for (const dir of dirs) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      found.set(name, candidate);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  const pkg = PACKAGE_OF[name] ?? name;
+  throw new ClusterError(
+    `${name} not found on PATH or in ${EXTRA_DIRS.join(', ')}; run \`npm test\` or \`npm start\` once (they install it) or: sudo apt-get install -y ${pkg}`,
+    'CLUSTER_MISSING_BINARY',
+  );
+}

@@ -1,0 +1,361 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppServerHost, type Server } from './app-server.js';
+import { findBinary } from './binaries.js';
+import { createCertificate } from './certificate.js';
+import { ClusterError } from './errors.js';
+import { HOST_OCTETS, type HostModel, LoopbackHostModel } from './host-model.js';
+import { LoadBalancer } from './load-balancer.js';
+import { type DbNode, MariaDbNode } from './mariadb-node.js';
+import {
+  type AppSpec,
+  type ClusterOptions,
+  type Credentials,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
+import { forgetCluster, trackCluster } from './signals.js';
+import { renderTemplateText } from './templates.js';
+
+/** The fixture app each server runs until a real app is given. */
+export const FIXTURE_APP: AppSpec = {
+  command: [process.execPath, fileURLToPath(new URL('../../../test/fixtures/echo-app.mjs', import.meta.url))],
+};
+
+/** Where to reach the load balancer (only clusters with servers have one). */
+export interface LoadBalancerEndpoints {
+  readonly host: string;
+  /** Plain HTTP; every request is redirected to HTTPS. */
+  readonly httpUrl: string;
+  readonly httpsUrl: string;
+  /** HAProxy stats page (basic auth: `credentials.stats`). */
+  readonly statsUrl: string;
+  /** HAProxy's built-in Prometheus exporter. */
+  readonly prometheusUrl: string;
+  /** The self-signed certificate the LB serves: trust it as a CA in clients. */
+  readonly certificatePem: string;
+}
+
+export interface ClusterCredentials {
+  /** The application's account: DML + DDL on `database` only. */
+  readonly app: Credentials & { readonly database: string };
+  /** Everything, for operators and tests. */
+  readonly admin: Credentials;
+  /** Replication state and the heartbeat table, for the router's topology monitor. */
+  readonly monitor: Credentials;
+  /** HAProxy stats page. */
+  readonly stats: Credentials;
+}
+
+/** Everything a script needs to talk to a running cluster, as plain JSON. */
+export interface ClusterEndpoints {
+  readonly stateDir: string;
+  readonly block: string;
+  readonly lb: Omit<LoadBalancerEndpoints, 'certificatePem'> | null;
+  readonly servers: readonly { name: string; nginx: string; app: string }[];
+  readonly db: readonly { name: string; role: string; host: string; port: number; serverId: number }[];
+  readonly credentials: ClusterCredentials;
+}
+
+/** A started cluster: endpoints, faults and stop(). Nothing on it is "undefined until started". */
+export interface Cluster {
+  /** All state (datadirs, configs, logs, certificates): kept after a failure, printed in errors. */
+  readonly stateDir: string;
+  /** The cluster's address block, `127.X.Y`. */
+  readonly block: string;
+  readonly hostModel: HostModel;
+  readonly credentials: ClusterCredentials;
+  /** Throws for a database-only cluster (`servers: 0`), which has no LB. */
+  readonly lb: LoadBalancerEndpoints;
+  readonly servers: readonly Server[];
+  server(index: number): Server;
+  /** Every DB node in start order: `db-primary`, `db-replica-1`, ... (names stay; roles may change). */
+  readonly dbNodes: readonly DbNode[];
+  /** The node that is primary now (after a promotion, the promoted one). */
+  primary(): DbNode;
+  /** The index-th node that is a replica now. */
+  replica(index: number): DbNode;
+  replicas(): DbNode[];
+  /** HAProxy's view of each server (`UP`, `DOWN`, `DRAIN` ...). Throws without servers. */
+  backendStates(): Promise<{ name: string; status: string }[]>;
+  endpoints(): ClusterEndpoints;
+  /** Stops every process, waits for each to be reaped, releases the block. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+class RunningCluster implements Cluster {
+  readonly dbNodes: MariaDbNode[] = [];
+  readonly servers: AppServerHost[] = [];
+  private loadBalancer: LoadBalancer | undefined;
+  private certificatePem = '';
+  private stopping: Promise<void> | undefined;
+  readonly credentials: ClusterCredentials;
+
+  constructor(
+    readonly options: ResolvedOptions,
+    readonly hostModel: HostModel,
+    readonly stateDir: string,
+  ) {
+    const c = options.credentials;
+    this.credentials = {
+      app: { ...c.app, database: c.database },
+      admin: c.admin,
+      monitor: c.monitor,
+      stats: c.stats,
+    };
+  }
+
+  get block(): string {
+    return this.hostModel.block;
+  }
+
+  get lb(): LoadBalancerEndpoints {
+    const lb = this.loadBalancer;
+    if (!lb)
+      throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
+    const { host, httpUrl, httpsUrl, statsUrl, prometheusUrl } = lb;
+    return { host, httpUrl, httpsUrl, statsUrl, prometheusUrl, certificatePem: this.certificatePem };
+  }
+
+  server(index: number): Server {
+    const server = this.servers[index];
+    if (!server)
+      throw new ClusterError(
+        `no server ${index}; this cluster has ${this.servers.length}`,
+        'CLUSTER_INVALID_OPTION',
+      );
+    return server;
+  }
+
+  primary(): MariaDbNode {
+    const primary = this.dbNodes.find((node) => node.role === 'primary');
+    if (!primary) throw new ClusterError('no node is primary', 'CLUSTER_COMMAND_FAILED');
+    return primary;
+  }
+
+  replicas(): MariaDbNode[] {
+    return this.dbNodes.filter((node) => node.role === 'replica');
+  }
+
+  replica(index: number): MariaDbNode {
+    const replica = this.replicas()[index];
+    if (!replica)
+      throw new ClusterError(
+        `no replica ${index}; this cluster has ${this.replicas().length}`,
+        'CLUSTER_INVALID_OPTION',
+      );
+    return replica;
+  }
+
+  async backendStates(): Promise<{ name: string; status: string }[]> {
+    const lb = this.loadBalancer;
+    if (!lb)
+      throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
+    return lb.backends();
+  }
+
+  endpoints(): ClusterEndpoints {
+    const lb = this.loadBalancer;
+    return {
+      stateDir: this.stateDir,
+      block: this.block,
+      lb: lb
+        ? {
+            host: lb.host,
+            httpUrl: lb.httpUrl,
+            httpsUrl: lb.httpsUrl,
+            statsUrl: lb.statsUrl,
+            prometheusUrl: lb.prometheusUrl,
+          }
+        : null,
+      servers: this.servers.map((s) => ({ name: s.name, nginx: s.nginx.url, app: s.app.url })),
+      db: this.dbNodes.map((n) => ({
+        name: n.name,
+        role: n.role,
+        host: n.host,
+        port: n.port,
+        serverId: n.serverId,
+      })),
+      credentials: this.credentials,
+    };
+  }
+
+  async boot(): Promise<void> {
+    await this.bootDatabases();
+    if (this.options.servers > 0) await this.bootServers();
+  }
+
+  private async bootDatabases(): Promise<void> {
+    const { options, hostModel } = this;
+    for (let index = 0; index <= options.replicas; index++) {
+      const host = hostModel.address(HOST_OCTETS.dbNode(index));
+      this.dbNodes.push(
+        new MariaDbNode({
+          name: index === 0 ? 'db-primary' : `db-replica-${index}`,
+          host,
+          port: await hostModel.claimPort(host, options.ports.mariadb),
+          serverId: index + 1,
+          role: index === 0 ? 'primary' : 'replica',
+          dir: join(this.stateDir, index === 0 ? 'db-primary' : `db-replica-${index}`),
+          replication: options.credentials.replication,
+          startTimeoutMs: options.startTimeoutMs,
+          onPromote: (node) => this.promote(node),
+          onRestarted: (node) => this.repointIfNeeded(node),
+        }),
+      );
+    }
+    await Promise.all(this.dbNodes.map((node) => node.initialize()));
+    await Promise.all(this.dbNodes.map((node) => node.start()));
+    // Bootstrap may have written binlog events; GTID strict mode wants every node to start from nothing.
+    await Promise.all(this.dbNodes.map((node) => node.resetBinlog()));
+    const primary = this.primary();
+    const c = options.credentials;
+    await primary.query(
+      renderTemplateText('mariadb/init-primary.sql.tmpl', {
+        appDatabase: c.database,
+        adminUser: c.admin.user,
+        adminPassword: c.admin.password,
+        appUser: c.app.user,
+        appPassword: c.app.password,
+        monitorUser: c.monitor.user,
+        monitorPassword: c.monitor.password,
+        replicationUser: c.replication.user,
+        replicationPassword: c.replication.password,
+      }),
+    );
+    await Promise.all(this.replicas().map((replica) => replica.follow(primary, options.startTimeoutMs)));
+  }
+
+  private async bootServers(): Promise<void> {
+    const { options, hostModel } = this;
+    const lbHost = hostModel.address(HOST_OCTETS.lb);
+    const lbDir = join(this.stateDir, 'lb');
+    mkdirSync(lbDir, { recursive: true });
+    const certificate = await createCertificate(lbDir, lbHost);
+    this.certificatePem = certificate.certificatePem;
+    const primary = this.primary();
+    const appEnv = {
+      DB_PRIMARY: `${primary.host}:${primary.port}`,
+      DB_REPLICAS: this.replicas()
+        .map((replica) => `${replica.host}:${replica.port}`)
+        .join(','),
+      DB_NAME: options.credentials.database,
+      DB_USER: options.credentials.app.user,
+      DB_PASSWORD: options.credentials.app.password,
+      DB_MONITOR_USER: options.credentials.monitor.user,
+      DB_MONITOR_PASSWORD: options.credentials.monitor.password,
+    };
+    for (let index = 0; index < options.servers; index++) {
+      const host = hostModel.address(HOST_OCTETS.server(index));
+      const dir = join(this.stateDir, `server-${index + 1}`);
+      mkdirSync(dir, { recursive: true });
+      this.servers.push(
+        new AppServerHost({
+          name: `server-${index + 1}`,
+          dir,
+          host,
+          appPort: await hostModel.claimPort(host, options.ports.app),
+          nginxPort: await hostModel.claimPort(host, options.ports.nginx),
+          app: options.app ?? FIXTURE_APP,
+          appEnv,
+          startTimeoutMs: options.startTimeoutMs,
+          lb: () => this.loadBalancer,
+        }),
+      );
+    }
+    await Promise.all(this.servers.map((server) => server.start()));
+    const lb = new LoadBalancer({
+      dir: lbDir,
+      host: lbHost,
+      httpPort: await hostModel.claimPort(lbHost, options.ports.lbHttp),
+      httpsPort: await hostModel.claimPort(lbHost, options.ports.lbHttps),
+      statsPort: await hostModel.claimPort(lbHost, options.ports.lbStats),
+      balance: options.balance,
+      mode: options.mode,
+      backends: this.servers.map((s) => ({ name: s.name, host: s.host, port: s.nginx.port })),
+      certificate,
+      stats: options.credentials.stats,
+      startTimeoutMs: options.startTimeoutMs,
+    });
+    this.loadBalancer = lb;
+    await lb.start();
+    await lb.waitAllUp(options.startTimeoutMs);
+  }
+
+  private async promote(node: MariaDbNode): Promise<void> {
+    if (node.role === 'primary') return;
+    if (!node.running)
+      throw new ClusterError(`cannot promote ${node.name}: it is not running`, 'CLUSTER_COMMAND_FAILED');
+    await node.becomePrimary();
+    for (const other of this.dbNodes) {
+      if (other === node) continue;
+      // A node that is down follows the new primary when it is restarted (see repointIfNeeded).
+      if (other.running && !other.paused) await other.follow(node);
+      else other.demoteWhileDown();
+    }
+  }
+
+  private async repointIfNeeded(node: MariaDbNode): Promise<void> {
+    const primary = this.primary();
+    if (node !== primary && node.needsRepointing(primary)) await node.follow(primary);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.teardown(this.options.keepState);
+    return this.stopping;
+  }
+
+  /** Ends every process (graceful first, SIGKILL after a grace period) and reaps it. */
+  async teardown(keepState: boolean): Promise<void> {
+    try {
+      await this.loadBalancer?.stop();
+      await Promise.all(this.servers.map((server) => server.stop()));
+      await Promise.all(this.dbNodes.map((node) => node.stop()));
+    } finally {
+      forgetCluster(this);
+      this.hostModel.release();
+      if (!keepState) rmSync(this.stateDir, { recursive: true, force: true });
+    }
+  }
+}
+
+function checkBinaries(options: ResolvedOptions): void {
+  const needed = ['setpriv', 'mariadbd', 'mariadb-install-db'];
+  if (options.servers > 0) needed.push('haproxy', 'nginx', 'openssl');
+  for (const binary of needed) findBinary(binary);
+}
+
+/**
+ * Starts the topology as real processes, each host on its own loopback address, and waits until every
+ * part is ready (replicas caught up, HAProxy sees every server UP). A failed start stops everything it
+ * started, keeps the state directory, and says which process failed with the tail of its log.
+ */
+export async function startCluster(options?: ClusterOptions): Promise<Cluster> {
+  const resolved = resolveOptions(options);
+  checkBinaries(resolved);
+  const hostModel = await LoopbackHostModel.allocate(resolved.block);
+  let cluster: RunningCluster;
+  try {
+    const root = resolved.stateRoot ?? tmpdir();
+    mkdirSync(root, { recursive: true });
+    cluster = new RunningCluster(resolved, hostModel, mkdtempSync(join(root, `rwsplit-${hostModel.block}-`)));
+  } catch (error) {
+    hostModel.release();
+    throw error;
+  }
+  trackCluster(cluster);
+  try {
+    await cluster.boot();
+    return cluster;
+  } catch (error) {
+    await cluster.teardown(true).catch(() => {});
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ClusterError(
+      `cluster failed to start: ${message}\nstate kept in ${cluster.stateDir}`,
+      error instanceof ClusterError ? error.code : 'CLUSTER_PROCESS_FAILED',
+      { cause: error },
+    );
+  }
+}

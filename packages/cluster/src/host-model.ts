@@ -1,0 +1,157 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClusterError } from './errors.js';
+
+/** The hosts of the topology, by the last octet they get in the cluster's block. */
+export const HOST_OCTETS = {
+  lb: 10,
+  server: (index: number) => 11 + index,
+  primary: 21,
+  dbNode: (index: number) => 21 + index,
+} as const;
+
+/**
+ * Where hosts live and how a port is claimed on one. Today: `loopback` (each host its own 127.X.Y.Z,
+ * no root needed). A later `netns` model gives each host a network namespace behind this same interface,
+ * so firewalls, partitions and a floating LB address become real without touching the rest of the harness.
+ */
+export interface HostModel {
+  readonly kind: 'loopback';
+  /** The /24 block this cluster owns, e.g. `127.113.7`. */
+  readonly block: string;
+  /** Address of the host with the given last octet. */
+  address(octet: number): string;
+  /** `preferred` if free on `host`, else another free port there (a service bound to 0.0.0.0 takes it). */
+  claimPort(host: string, preferred: number): Promise<number>;
+  /** Lets the block go (its lock); the processes are the harness's to stop first. */
+  release(): void;
+}
+
+const LOCK_DIR = join(tmpdir(), 'rwsplit-blocks');
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock for a block: an atomic mkdir holding the owner's PID. A lock whose owner died is stale
+ * and is taken over, so a crashed run never poisons a block.
+ */
+function tryLock(block: string): boolean {
+  const dir = join(LOCK_DIR, block);
+  mkdirSync(LOCK_DIR, { recursive: true });
+  try {
+    mkdirSync(dir);
+  } catch {
+    let owner = Number.NaN;
+    try {
+      owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+    } catch {
+      // lock being created right now, or broken: treat as taken unless clearly stale below
+    }
+    if (!Number.isInteger(owner) || processAlive(owner)) return false;
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      mkdirSync(dir);
+    } catch {
+      return false;
+    }
+  }
+  writeFileSync(join(dir, 'pid'), String(process.pid));
+  return true;
+}
+
+/** Little-endian hex of /proc/net/tcp → dotted quad. */
+function procAddress(hex: string): string {
+  const n = Number.parseInt(hex, 16);
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.');
+}
+
+/** True when no TCP socket on this machine is bound to an address inside the block. */
+function blockUnused(block: string): boolean {
+  let table = '';
+  try {
+    table = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return true; // not Linux procfs: rely on the lock and on port probes
+  }
+  const prefix = `${block}.`;
+  for (const line of table.split('\n').slice(1)) {
+    const local = line.trim().split(/\s+/)[1];
+    if (local && procAddress(local.split(':')[0] ?? '').startsWith(prefix)) return false;
+  }
+  return true;
+}
+
+function canListen(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen({ host, port, exclusive: true }, () => {
+      const address = server.address();
+      const bound = typeof address === 'object' && address ? address.port : undefined;
+      server.close(() => resolve(bound));
+    });
+  });
+}
+
+export class LoopbackHostModel implements HostModel {
+  readonly kind = 'loopback' as const;
+  private released = false;
+
+  private constructor(readonly block: string) {}
+
+  /** Finds and locks a free `127.X.Y.0/24`; `block` pins one (it must be free). */
+  static async allocate(block?: string): Promise<LoopbackHostModel> {
+    if (block !== undefined) {
+      if (!blockUnused(block) || !tryLock(block)) {
+        throw new ClusterError(
+          `address block ${block}.0/24 is in use; pick another or omit the option`,
+          'CLUSTER_NO_FREE_BLOCK',
+        );
+      }
+      return new LoopbackHostModel(block);
+    }
+    // Random second and third octets keep side-by-side clusters (npm start + npm test) apart.
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const candidate = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 256)}`;
+      if (blockUnused(candidate) && tryLock(candidate)) return new LoopbackHostModel(candidate);
+    }
+    throw new ClusterError(
+      'no free 127.X.Y.0/24 block after 64 tries; are many clusters running?',
+      'CLUSTER_NO_FREE_BLOCK',
+    );
+  }
+
+  address(octet: number): string {
+    return `${this.block}.${octet}`;
+  }
+
+  async claimPort(host: string, preferred: number): Promise<number> {
+    const port = (await canListen(host, preferred)) ?? (await canListen(host, 0));
+    if (port === undefined) {
+      throw new ClusterError(`cannot bind any port on ${host}`, 'CLUSTER_NO_FREE_BLOCK');
+    }
+    return port;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const dir = join(LOCK_DIR, this.block);
+    try {
+      if (readFileSync(join(dir, 'pid'), 'utf8') === String(process.pid)) {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } catch {
+      // already gone
+    }
+  }
+}

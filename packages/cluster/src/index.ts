@@ -1,0 +1,23 @@
+export type { ProcessControl, Server } from './app-server.js';
+export {
+  type Cluster,
+  type ClusterCredentials,
+  type ClusterEndpoints,
+  FIXTURE_APP,
+  type LoadBalancerEndpoints,
+  startCluster,
+} from './cluster.js';
+export { ClusterError, type ClusterErrorCode } from './errors.js';
+export type { HostModel } from './host-model.js';
+export { liveProcesses } from './managed-process.js';
+export type { DbNode, DbRole, ReplicationStatus } from './mariadb-node.js';
+export type {
+  AppSpec,
+  Balance,
+  ClusterCredentialOptions,
+  ClusterOptions,
+  ClusterPorts,
+  Credentials,
+  LbMode,
+} from './options.js';
+export { renderTemplate } from './templates.js';

@@ -1,0 +1,156 @@
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { findBinary } from './binaries.js';
+import type { Certificate } from './certificate.js';
+import { ClusterError } from './errors.js';
+import { httpStatus } from './http-probe.js';
+import { ManagedProcess } from './managed-process.js';
+import type { Balance, Credentials, LbMode } from './options.js';
+import { renderTemplateFile } from './templates.js';
+import { waitFor } from './wait.js';
+
+export interface LbBackend {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface LoadBalancerConfig {
+  readonly dir: string;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly statsPort: number;
+  readonly balance: Balance;
+  readonly mode: LbMode;
+  readonly backends: readonly LbBackend[];
+  readonly certificate: Certificate;
+  readonly stats: Credentials;
+  readonly startTimeoutMs: number;
+}
+
+/** A backend server's state as HAProxy's runtime API reports it. */
+export interface BackendState {
+  readonly name: string;
+  /** `UP`, `DOWN`, `MAINT`, `DRAIN`, `NOLB`, or a transition such as `UP 1/3`. */
+  readonly status: string;
+}
+
+/** HAProxy in the foreground (`-db`), one process the harness owns. */
+export class LoadBalancer {
+  readonly host: string;
+  readonly httpUrl: string;
+  readonly httpsUrl: string;
+  readonly statsUrl: string;
+  readonly prometheusUrl: string;
+  private readonly process: ManagedProcess;
+  private readonly socketPath: string;
+  private readonly configPath: string;
+
+  constructor(private readonly config: LoadBalancerConfig) {
+    this.host = config.host;
+    this.httpUrl = `http://${config.host}:${config.httpPort}`;
+    this.httpsUrl = `https://${config.host}:${config.httpsPort}`;
+    this.statsUrl = `http://${config.host}:${config.statsPort}/stats`;
+    this.prometheusUrl = `http://${config.host}:${config.statsPort}/metrics`;
+    this.socketPath = join(config.dir, 'haproxy.sock');
+    this.configPath = join(config.dir, 'haproxy.cfg');
+    this.process = new ManagedProcess({
+      name: 'lb (haproxy)',
+      command: findBinary('haproxy'),
+      args: ['-db', '-f', this.configPath],
+      logFile: join(config.dir, 'haproxy.log'),
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    renderTemplateFile(
+      'haproxy/haproxy.cfg.tmpl',
+      {
+        runtimeSocket: this.socketPath,
+        lbHost: config.host,
+        httpPort: config.httpPort,
+        httpsPort: config.httpsPort,
+        statsPort: config.statsPort,
+        certificate: config.certificate.bundlePath,
+        balance: config.balance,
+        statsUser: config.stats.user,
+        statsPassword: config.stats.password,
+        servers: config.backends.map((backend, index) => ({
+          name: backend.name,
+          host: backend.host,
+          port: backend.port,
+          backupFlag: config.mode === 'active-passive' && index > 0 ? ' backup' : '',
+        })),
+      },
+      this.configPath,
+    );
+    this.process.start();
+    await waitFor(async () => ((await httpStatus(this.prometheusUrl)) === 200 ? true : undefined), {
+      what: 'HAProxy to listen',
+      timeoutMs: config.startTimeoutMs,
+      abortIf: () => this.process.deathReason(),
+    });
+  }
+
+  /** Waits until HAProxy's own checks see every backend UP (they start DOWN until `rise` checks pass). */
+  async waitAllUp(timeoutMs: number): Promise<void> {
+    await waitFor(
+      async () => ((await this.backends()).every((backend) => backend.status === 'UP') ? true : undefined),
+      { what: 'HAProxy to see every server UP', timeoutMs, abortIf: () => this.process.deathReason() },
+    );
+  }
+
+  /** One command on the runtime API (`show servers state`, `set server app/server-1 state drain`, ...). */
+  async command(line: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(this.socketPath);
+      let answer = '';
+      socket.setTimeout(5_000, () => socket.destroy(new Error('runtime API timed out')));
+      socket.on('connect', () => socket.end(`${line}\n`));
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on('error', (error) =>
+        reject(new ClusterError(`HAProxy runtime API: ${line}: ${error.message}`, 'CLUSTER_COMMAND_FAILED')),
+      );
+      socket.on('close', () => resolve(answer));
+    });
+  }
+
+  /** Each backend server's status, from `show stat`. */
+  async backends(): Promise<BackendState[]> {
+    const csv = await this.command('show stat');
+    const lines = csv.split('\n');
+    const header = (lines[0] ?? '').replace(/^# /, '').split(',');
+    const column = (name: string) => header.indexOf(name);
+    const states: BackendState[] = [];
+    for (const line of lines.slice(1)) {
+      const fields = line.split(',');
+      if (fields[column('pxname')] !== 'app') continue;
+      const name = fields[column('svname')] ?? '';
+      if (name === 'BACKEND' || name === 'FRONTEND') continue;
+      states.push({ name, status: fields[column('status')] ?? '' });
+    }
+    return states;
+  }
+
+  async setServerState(server: string, state: 'ready' | 'drain' | 'maint'): Promise<void> {
+    const answer = await this.command(`set server app/${server} state ${state}`);
+    if (answer.trim() !== '') {
+      throw new ClusterError(
+        `HAProxy refused to set ${server} ${state}: ${answer.trim()}`,
+        'CLUSTER_COMMAND_FAILED',
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop(5_000);
+  }
+}

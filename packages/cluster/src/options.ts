@@ -1,0 +1,188 @@
+import { ClusterError } from './errors.js';
+
+export type Balance = 'roundrobin' | 'leastconn' | 'source';
+export type LbMode = 'active-active' | 'active-passive';
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** What each app server runs. The harness passes the topology to it in environment variables. */
+export interface AppSpec {
+  /** Program and arguments, e.g. `['node', 'dist/server.js']`. */
+  readonly command: readonly string[];
+  /** Extra environment on top of the harness's `HOST`, `PORT`, `SERVER_NAME`, `DB_*` variables. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** Path the harness and HAProxy probe for readiness. Default `/readyz`. */
+  readonly readyPath?: string;
+}
+
+/** Everything `startCluster` accepts. Every field is optional; defaults in the comments. */
+export interface ClusterOptions {
+  /** App servers (each Nginx + app) behind HAProxy, 0..2. 0 = database only, no LB. Default 2. */
+  readonly servers?: number;
+  /** MariaDB replicas, 0..3. Default 1. */
+  readonly replicas?: number;
+  /** HAProxy `balance`. Default `roundrobin`. */
+  readonly balance?: Balance;
+  /** `active-passive` makes server-2 an HAProxy `backup`. Default `active-active`. */
+  readonly mode?: LbMode;
+  /** The app each server runs. Default: the fixture app in test/fixtures (until the notes app exists). */
+  readonly app?: AppSpec;
+  /** Preferred ports; a taken one is replaced by a free one on the same address. */
+  readonly ports?: Partial<ClusterPorts>;
+  /** Database and account names/passwords. Default: `app` database and generated passwords. */
+  readonly credentials?: Partial<ClusterCredentialOptions>;
+  /** Pin the address block `127.X.Y` (it must be free). Default: a random free block. */
+  readonly block?: string;
+  /** Parent of the state directory. Default: the OS temp dir. */
+  readonly stateRoot?: string;
+  /** Keep the state directory after a successful stop. Default false (always kept after a failure). */
+  readonly keepState?: boolean;
+  /** Bound for each process to become ready. Default 30 000 ms. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface ClusterPorts {
+  readonly mariadb: number;
+  readonly app: number;
+  readonly nginx: number;
+  readonly lbHttp: number;
+  readonly lbHttps: number;
+  readonly lbStats: number;
+}
+
+export interface ClusterCredentialOptions {
+  readonly database: string;
+  readonly app: Credentials;
+  readonly admin: Credentials;
+  readonly monitor: Credentials;
+  readonly replication: Credentials;
+  readonly stats: Credentials;
+}
+
+export interface ResolvedOptions {
+  readonly servers: number;
+  readonly replicas: number;
+  readonly balance: Balance;
+  readonly mode: LbMode;
+  readonly app: AppSpec | undefined;
+  readonly ports: ClusterPorts;
+  readonly credentials: ClusterCredentialOptions;
+  readonly block: string | undefined;
+  readonly stateRoot: string | undefined;
+  readonly keepState: boolean;
+  readonly startTimeoutMs: number;
+}
+
+export const DEFAULT_PORTS: ClusterPorts = {
+  mariadb: 3306,
+  app: 3000,
+  nginx: 8080,
+  lbHttp: 8080,
+  lbHttps: 8443,
+  lbStats: 8404,
+};
+
+const BALANCES: readonly Balance[] = ['roundrobin', 'leastconn', 'source'];
+const MODES: readonly LbMode[] = ['active-active', 'active-passive'];
+const KNOWN = new Set([
+  'servers',
+  'replicas',
+  'balance',
+  'mode',
+  'app',
+  'ports',
+  'credentials',
+  'block',
+  'stateRoot',
+  'keepState',
+  'startTimeoutMs',
+]);
+
+function invalid(option: string, message: string): never {
+  throw new ClusterError(`invalid cluster option ${option}: ${message}`, 'CLUSTER_INVALID_OPTION');
+}
+
+function integerIn(option: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    invalid(option, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) {
+    invalid(option, `expected one of ${allowed.join(' | ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+function randomSecret(): string {
+  return `pw-${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
+}
+
+function credentials(option: string, given: Credentials | undefined, user: string): Credentials {
+  if (given === undefined) return { user, password: randomSecret() };
+  if (typeof given.user !== 'string' || !/^[A-Za-z0-9_]{1,32}$/.test(given.user)) {
+    invalid(`${option}.user`, 'expected 1-32 letters, digits or underscores');
+  }
+  // Passwords go into SQL and HAProxy config text; keep them to characters that need no quoting.
+  if (typeof given.password !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(given.password)) {
+    invalid(`${option}.password`, 'expected 1-64 letters, digits or _ . -');
+  }
+  return given;
+}
+
+/** Validates options once, names the offending option, and fills in the defaults. */
+export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) invalid('options', 'expected an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) invalid(key, `unknown option; known options are ${[...KNOWN].join(', ')}`);
+  }
+  const servers = integerIn('servers', options.servers, 0, 2, 2);
+  const mode = oneOf('mode', options.mode, MODES, 'active-active');
+  if (mode === 'active-passive' && servers < 2) invalid('mode', 'active-passive needs servers: 2');
+  const app = options.app;
+  if (app !== undefined && (!Array.isArray(app.command) || app.command.length === 0)) {
+    invalid('app.command', 'expected a non-empty array such as ["node", "server.js"]');
+  }
+  const ports = { ...DEFAULT_PORTS };
+  for (const [name, value] of Object.entries(options.ports ?? {})) {
+    if (!(name in DEFAULT_PORTS))
+      invalid(`ports.${name}`, `unknown port; known: ${Object.keys(DEFAULT_PORTS)}`);
+    (ports as Record<string, number>)[name] = integerIn(`ports.${name}`, value, 1024, 65535, 0);
+  }
+  const given = options.credentials ?? {};
+  const database = given.database ?? 'app';
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) {
+    invalid('credentials.database', 'expected 1-64 letters, digits or underscores');
+  }
+  if (options.block !== undefined && !/^127\.\d{1,3}\.\d{1,3}$/.test(options.block)) {
+    invalid('block', `expected "127.X.Y", got ${JSON.stringify(options.block)}`);
+  }
+  return Object.freeze({
+    servers,
+    replicas: integerIn('replicas', options.replicas, 0, 3, 1),
+    balance: oneOf('balance', options.balance, BALANCES, 'roundrobin'),
+    mode,
+    app,
+    ports,
+    credentials: {
+      database,
+      app: credentials('credentials.app', given.app, 'app'),
+      admin: credentials('credentials.admin', given.admin, 'rwsplit_admin'),
+      monitor: credentials('credentials.monitor', given.monitor, 'rwsplit_monitor'),
+      replication: credentials('credentials.replication', given.replication, 'rwsplit_repl'),
+      stats: credentials('credentials.stats', given.stats, 'admin'),
+    },
+    block: options.block,
+    stateRoot: options.stateRoot,
+    keepState: options.keepState ?? false,
+    startTimeoutMs: integerIn('startTimeoutMs', options.startTimeoutMs, 1_000, 600_000, 30_000),
+  });
+}
