@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// `npm start`: the whole topology in the foreground until Ctrl-C (or SIGTERM), then a clean teardown.
+import { parseArgs } from 'node:util';
+import { type Cluster, startCluster } from './cluster.js';
+import { ClusterError } from './errors.js';
+import type { AppSpec, Balance, LbMode } from './options.js';
+
+const USAGE = `usage: rwsplit-cluster [--servers 0|1|2] [--replicas 0-3] [--balance roundrobin|leastconn|source]
+                      [--mode active-active|active-passive] [--app "node path/to/app.js"] [--keep-state] [--json]`;
+
+function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed)) {
+    throw new ClusterError(
+      `--${name} expects a whole number, got ${JSON.stringify(value)}`,
+      'CLUSTER_INVALID_OPTION',
+    );
+  }
+  return parsed;
+}
+
+function printSummary(cluster: Cluster): void {
+  const lines = ['', 'rwsplit cluster is up'];
+  if (cluster.servers.length > 0) {
+    const { lb, credentials } = cluster;
+    lines.push(
+      `  app (TLS, self-signed)  ${lb.httpsUrl}/`,
+      `  http → https redirect   ${lb.httpUrl}/`,
+      `  HAProxy stats           ${lb.statsUrl}  (user ${credentials.stats.user}, password ${credentials.stats.password})`,
+      `  HAProxy Prometheus      ${lb.prometheusUrl}`,
+    );
+    for (const server of cluster.servers) {
+      lines.push(`  ${server.name.padEnd(22)}  nginx ${server.nginx.url}  app ${server.app.url}`);
+    }
+  }
+  for (const node of cluster.dbNodes) {
+    lines.push(`  ${node.name.padEnd(22)}  ${node.role.padEnd(7)} mysql://${node.host}:${node.port}`);
+  }
+  const { app, admin } = cluster.credentials;
+  lines.push(
+    `  app user                ${app.user} / ${app.password} (database ${app.database})`,
+    `  admin user              ${admin.user} / ${admin.password}`,
+    `  state dir               ${cluster.stateDir}`,
+    '',
+    'Ctrl-C stops everything.',
+  );
+  console.log(lines.join('\n'));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      servers: { type: 'string' },
+      replicas: { type: 'string' },
+      balance: { type: 'string' },
+      mode: { type: 'string' },
+      app: { type: 'string' },
+      'keep-state': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const servers = numberFlag('servers', values.servers);
+  const replicas = numberFlag('replicas', values.replicas);
+  const app: AppSpec | undefined = values.app
+    ? { command: values.app.split(' ').filter(Boolean) }
+    : undefined;
+  if (!values.json) console.error('starting the rwsplit cluster ...');
+  const started = Date.now();
+  let cluster: Cluster | undefined;
+  // The harness's own handlers stop every cluster and re-raise the signal; this one makes the re-raised
+  // signal a clean exit once the teardown is done (0 after a started cluster, 130 during start-up).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (!cluster) process.exit(130);
+      if (!values.json) console.error(`\n${signal}: stopping the cluster ...`);
+      void cluster.stop().finally(() => process.exit(0));
+    });
+  }
+  cluster = await startCluster({
+    ...(servers === undefined ? {} : { servers }),
+    ...(replicas === undefined ? {} : { replicas }),
+    ...(values.balance === undefined ? {} : { balance: values.balance as Balance }),
+    ...(values.mode === undefined ? {} : { mode: values.mode as LbMode }),
+    ...(app === undefined ? {} : { app }),
+    keepState: values['keep-state'],
+  });
+  const up = cluster;
+  if (values.json) console.log(JSON.stringify(up.endpoints()));
+  else {
+    printSummary(up);
+    console.error(`(started in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  // Stay in the foreground; the harness's signal handlers stop the cluster and end the process.
+  setInterval(() => {}, 1 << 30);
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`rwsplit-cluster: ${message}`);
+  if (error instanceof ClusterError && error.code === 'CLUSTER_INVALID_OPTION') console.error(USAGE);
+  process.exit(1);
+});
