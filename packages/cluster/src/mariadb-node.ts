@@ -246,7 +246,9 @@ export class MariaDbNode implements DbNode {
       await this.query('STOP SLAVE');
       await this.query('CHANGE MASTER TO MASTER_DELAY = 0');
       await this.query('START SLAVE SQL_THREAD');
-      await this.query('SELECT MASTER_GTID_WAIT(@@GLOBAL.gtid_io_pos, 30)');
+      // Gtid_IO_Pos: the last GTID the IO thread fetched into the relay log.
+      const [status] = await this.query('SHOW SLAVE STATUS');
+      await this.query('SELECT MASTER_GTID_WAIT(?, 30)', [String(status?.Gtid_IO_Pos ?? '')]);
       await this.query('STOP SLAVE');
       await this.query('RESET SLAVE ALL');
     }

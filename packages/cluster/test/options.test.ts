@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ClusterError } from '../src/errors.js';
+import { type ClusterOptions, resolveOptions } from '../src/options.js';
+
+function rejection(options: unknown): ClusterError {
+  try {
+    resolveOptions(options as ClusterOptions);
+  } catch (error) {
+    if (error instanceof ClusterError) return error;
+    throw error;
+  }
+  throw new Error('expected the options to be rejected');
+}
+
+describe('resolveOptions', () => {
+  it('fills in the documented defaults', () => {
+    const resolved = resolveOptions();
+    expect(resolved).toMatchObject({
+      servers: 2,
+      replicas: 1,
+      balance: 'roundrobin',
+      mode: 'active-active',
+      keepState: false,
+      startTimeoutMs: 30_000,
+      ports: { mariadb: 3306, app: 3000, nginx: 8080, lbHttp: 8080, lbHttps: 8443, lbStats: 8404 },
+    });
+    expect(resolved.credentials.app.user).toBe('app');
+    expect(resolved.credentials.database).toBe('app');
+    expect(Object.isFrozen(resolved)).toBe(true);
+  });
+
+  it('generates a different password per cluster', () => {
+    expect(resolveOptions().credentials.app.password).not.toBe(resolveOptions().credentials.app.password);
+  });
+
+  it.each([
+    [{ servers: 3 }, 'servers', 'from 0 to 2'],
+    [{ servers: 1.5 }, 'servers', 'integer'],
+    [{ replicas: 4 }, 'replicas', 'from 0 to 3'],
+    [{ replicas: -1 }, 'replicas', 'from 0 to 3'],
+    [{ balance: 'random' }, 'balance', 'roundrobin | leastconn | source'],
+    [{ mode: 'hot-standby' }, 'mode', 'active-active | active-passive'],
+    [{ mode: 'active-passive', servers: 1 }, 'mode', 'servers: 2'],
+    [{ app: { command: [] } }, 'app.command', 'non-empty array'],
+    [{ ports: { mariadb: 80 } }, 'ports.mariadb', 'from 1024 to 65535'],
+    [{ ports: { redis: 6379 } }, 'ports.redis', 'unknown port'],
+    [{ credentials: { database: 'bad-name;' } }, 'credentials.database', 'letters'],
+    [{ credentials: { app: { user: 'app', password: "it's" } } }, 'credentials.app.password', 'letters'],
+    [{ block: '10.0.0' }, 'block', '127.X.Y'],
+    [{ startTimeoutMs: 10 }, 'startTimeoutMs', 'from 1000'],
+    [{ serverz: 2 }, 'serverz', 'unknown option'],
+  ])('rejects %j naming %s', (options, option, hint) => {
+    const error = rejection(options);
+    expect(error.code).toBe('CLUSTER_INVALID_OPTION');
+    expect(error.message).toContain(`option ${option}`);
+    expect(error.message).toContain(hint);
+  });
+});

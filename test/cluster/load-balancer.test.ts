@@ -1,0 +1,116 @@
+import { type Cluster, startCluster } from '@rwsplit/cluster';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchText } from '../support/https.js';
+
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await startCluster({ servers: 2, replicas: 0 });
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function get(path: string) {
+  return fetchText(`${cluster.lb.httpsUrl}${path}`, { ca: cluster.lb.certificatePem });
+}
+
+async function servedBy(count: number): Promise<string[]> {
+  const seen: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await get('/who');
+    expect(response.status).toBe(200);
+    seen.push(String(response.headers['x-served-by']));
+  }
+  return seen;
+}
+
+/** Polls HAProxy's view of one server until it has `status`; returns how long that took. */
+async function timeUntil(server: string, status: string, timeoutMs = 10_000): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const state = (await cluster.backendStates()).find((backend) => backend.name === server);
+    if (state?.status === status) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${server} never became ${status}`);
+}
+
+describe('HAProxy in front of two Nginx + app servers', () => {
+  it('alternates requests between server-1 and server-2 over TLS', async () => {
+    const seen = await servedBy(6);
+    expect(new Set(seen)).toEqual(new Set(['server-1', 'server-2']));
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
+  });
+
+  it('passes X-Forwarded-For/Proto and a request id, and sets HSTS', async () => {
+    const response = await get('/echo');
+    const echoed = JSON.parse(response.body) as { headers: Record<string, string> };
+    expect(echoed.headers['x-forwarded-proto']).toBe('https');
+    expect(echoed.headers['x-forwarded-for']).toMatch(/^127\./);
+    expect(echoed.headers['x-request-id']).toMatch(/^[0-9A-F]+/);
+    expect(response.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+  });
+
+  it('redirects plain HTTP to HTTPS, keeping path and query', async () => {
+    const response = await fetchText(`${cluster.lb.httpUrl}/notes?x=1`);
+    expect(response.status).toBe(301);
+    expect(response.headers.location).toBe(`${cluster.lb.httpsUrl}/notes?x=1`);
+  });
+
+  it('protects the stats page with auth and serves Prometheus metrics', async () => {
+    expect((await fetchText(cluster.lb.statsUrl)).status).toBe(401);
+    const { user, password } = cluster.credentials.stats;
+    expect((await fetchText(cluster.lb.statsUrl, { auth: `${user}:${password}` })).status).toBe(200);
+    const metrics = await fetchText(cluster.lb.prometheusUrl);
+    expect(metrics.body).toContain('haproxy_server_status');
+  });
+
+  it('takes a killed app out of rotation within about 2 s and back after restart', async () => {
+    const server = cluster.server(0);
+    await server.app.kill();
+    expect(await timeUntil('server-1', 'DOWN')).toBeLessThan(2_500);
+    // Meanwhile every request is answered, by server-2.
+    expect(new Set(await servedBy(4))).toEqual(new Set(['server-2']));
+    await server.app.restart();
+    await timeUntil('server-1', 'UP');
+    expect(new Set(await servedBy(4))).toEqual(new Set(['server-1', 'server-2']));
+  });
+
+  it('takes a killed Nginx out of rotation and back after restart', async () => {
+    const server = cluster.server(1);
+    await server.nginx.kill();
+    expect(await timeUntil('server-2', 'DOWN')).toBeLessThan(2_500);
+    expect(new Set(await servedBy(4))).toEqual(new Set(['server-1']));
+    await server.nginx.restart();
+    await timeUntil('server-2', 'UP');
+  });
+
+  it('takes a paused (SIGSTOPped) app out of rotation and back after resume', async () => {
+    const server = cluster.server(0);
+    await server.app.pause();
+    await timeUntil('server-1', 'DOWN');
+    expect(new Set(await servedBy(4))).toEqual(new Set(['server-2']));
+    await server.app.resume();
+    await timeUntil('server-1', 'UP');
+  });
+
+  it('drains a server through the runtime API and puts it back', async () => {
+    await cluster.server(1).drain();
+    expect((await cluster.backendStates()).find((b) => b.name === 'server-2')?.status).toBe('DRAIN');
+    expect(new Set(await servedBy(4))).toEqual(new Set(['server-1']));
+    await cluster.server(1).undrain();
+    await timeUntil('server-2', 'UP');
+    expect(new Set(await servedBy(4))).toEqual(new Set(['server-1', 'server-2']));
+  });
+
+  it('terminates an app gracefully (SIGTERM) and restarts it', async () => {
+    const app = cluster.server(0).app;
+    await app.terminate();
+    expect(app.running).toBe(false);
+    await app.restart();
+    expect(app.running).toBe(true);
+    await timeUntil('server-1', 'UP');
+  });
+});
