@@ -87,7 +87,14 @@ export class MariaDbNode implements DbNode {
   private following: string | undefined;
   private wasPrimary: boolean;
   private readonly process: ManagedProcess;
-  private readonly paths: { datadir: string; socket: string; config: string; errorLog: string; pid: string };
+  private readonly paths: {
+    datadir: string;
+    tmpDir: string;
+    socket: string;
+    config: string;
+    errorLog: string;
+    pid: string;
+  };
 
   constructor(private readonly config: MariaDbNodeConfig) {
     this.name = config.name;
@@ -98,6 +105,7 @@ export class MariaDbNode implements DbNode {
     this.wasPrimary = config.role === 'primary';
     this.paths = {
       datadir: join(config.dir, 'data'),
+      tmpDir: join(config.dir, 'tmp'),
       socket: join(config.dir, 'mariadb.sock'),
       config: join(config.dir, 'my.cnf'),
       errorLog: join(config.dir, 'error.log'),
@@ -129,7 +137,7 @@ export class MariaDbNode implements DbNode {
 
   /** Creates the data directory (system tables only; users come from the primary by replication). */
   async initialize(): Promise<void> {
-    mkdirSync(this.config.dir, { recursive: true });
+    mkdirSync(this.paths.tmpDir, { recursive: true });
     this.renderConfig();
     await runCommand(
       findBinary('mariadb-install-db'),
@@ -350,6 +358,7 @@ export class MariaDbNode implements DbNode {
       'mariadb/node.cnf.tmpl',
       {
         datadir: this.paths.datadir,
+        tmpDir: this.paths.tmpDir,
         socket: this.paths.socket,
         pidFile: this.paths.pid,
         errorLog: this.paths.errorLog,

@@ -1,0 +1,26 @@
+// `npm run bench`: every benchmark in one run; each writes its table to bench/results/<name>.md.
+// Benchmarks report ratios measured side by side in the same run; no test asserts a wall-clock figure.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+interface BenchResult {
+  readonly title: string;
+  readonly markdown: string;
+}
+
+const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
+  'cluster-start': () => import('./cluster-start.bench.js'),
+};
+
+const only = process.argv.slice(2);
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(resultsDir, { recursive: true });
+
+for (const [name, load] of Object.entries(BENCHES)) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  console.log(`\n## ${name}\n`);
+  const result = await (await load()).run();
+  const text = `# ${result.title}\n\nMeasured by \`npm run bench\` (${new Date().toISOString().slice(0, 10)}, ${process.platform} ${process.arch}, Node ${process.versions.node}).\n\n${result.markdown}\n`;
+  writeFileSync(`${resultsDir}${name}.md`, text);
+  console.log(result.markdown);
+}
