@@ -21,6 +21,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
           // Each file starts real clusters (mariadbd, haproxy, nginx); two at a time fit two cores.
           maxWorkers: 2,
           testTimeout: 60_000,

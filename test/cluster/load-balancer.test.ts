@@ -96,6 +96,15 @@ describe('HAProxy in front of two Nginx + app servers', () => {
     await timeUntil('server-1', 'UP');
   });
 
+  it('takes a paused Nginx out of rotation and back after resume', async () => {
+    const server = cluster.server(1);
+    await server.nginx.pause();
+    await timeUntil('server-2', 'DOWN');
+    expect(new Set(await servedBy(4))).toEqual(new Set(['server-1']));
+    await server.nginx.resume();
+    await timeUntil('server-2', 'UP');
+  });
+
   it('drains a server through the runtime API and puts it back', async () => {
     await cluster.server(1).drain();
     expect((await cluster.backendStates()).find((b) => b.name === 'server-2')?.status).toBe('DRAIN');

@@ -37,7 +37,7 @@ export interface ClusterOptions {
   readonly credentials?: Partial<ClusterCredentialOptions>;
   /** Pin the address block `127.X.Y` (it must be free). Default: a random free block. */
   readonly block?: string;
-  /** Parent of the state directory. Default: the OS temp dir. */
+  /** Parent of the state directory. Default: `$RWSPLIT_STATE_ROOT`, else the OS temp dir. */
   readonly stateRoot?: string;
   /** Keep the state directory after a successful stop. Default false (always kept after a failure). */
   readonly keepState?: boolean;
@@ -181,7 +181,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
       stats: credentials('credentials.stats', given.stats, 'admin'),
     },
     block: options.block,
-    stateRoot: options.stateRoot,
+    stateRoot: options.stateRoot ?? process.env.RWSPLIT_STATE_ROOT,
     keepState: options.keepState ?? false,
     startTimeoutMs: integerIn('startTimeoutMs', options.startTimeoutMs, 1_000, 600_000, 30_000),
   });
