@@ -1,0 +1,346 @@
+import { formatPosition, type GtidPosition } from '../consistency/position.js';
+import type {
+  Dialect,
+  HeartbeatStatements,
+  HeartbeatTable,
+  Probe,
+  ReplicaState,
+} from '../dialect/dialect.js';
+import { detectDialect } from '../dialect/dialect.js';
+import type { DriverConnection } from '../driver.js';
+import { discoverPrimary, type PrimaryDecision } from './discovery.js';
+import { nextRotation, type OutOfRotationReason, type ReplicaProbe, type RotationState } from './rotation.js';
+
+/** A node the monitor watches: every configured node, primary and replicas alike (roles can change). */
+export interface MonitoredNode {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where topology changes are reported. Default: nowhere (no console output from a library). */
+export interface TopologyLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface TopologyChange {
+  readonly kind: 'rotation' | 'primary';
+  readonly node: string;
+  /** For `rotation`: in or out; for `primary`: the node that takes writes now ('' when none). */
+  readonly inRotation?: boolean;
+  readonly reason?: string;
+}
+
+export interface MonitorConfig {
+  readonly nodes: readonly MonitoredNode[];
+  /** The node configured as primary: the heartbeat writer until discovery says otherwise. */
+  readonly configuredPrimary: string;
+  readonly intervalMs: number;
+  /** Bound on one node's probe (connect + queries); a node that does not answer within it is unreachable. */
+  readonly timeoutMs: number;
+  readonly maxLagMs: number;
+  readonly readmitAfterMs: number;
+  /** Undefined disables the heartbeat (lag then comes from Seconds_Behind_Master, in whole seconds). */
+  readonly heartbeat: (HeartbeatTable & { readonly create: boolean; readonly writerId: number }) | undefined;
+  /** Opens the monitor's own connection to a node (never a pool connection). */
+  readonly connect: (node: MonitoredNode) => Promise<DriverConnection>;
+  readonly logger: TopologyLogger;
+  readonly onChange: (change: TopologyChange) => void;
+}
+
+/** One node as `topology()` reports it. */
+export interface NodeStatus {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** `primary` (takes writes now), `replica`, or `unknown` before the first probe / while unreachable. */
+  readonly role: 'primary' | 'replica' | 'unknown';
+  readonly reachable: boolean;
+  /** Replication lag in ms (heartbeat, else Seconds_Behind_Master); null when unknown or not a replica. */
+  readonly lagMs: number | null;
+  /** A replica that may serve reads now. Always false for the primary. */
+  readonly inRotation: boolean;
+  /** Why a replica is out of rotation. */
+  readonly reason?: OutOfRotationReason;
+  /** The node's applied GTID position, in the server's own text form. */
+  readonly position?: string;
+  /** The last probe error, when unreachable. */
+  readonly error?: string;
+  /** When the last probe finished (ms since the epoch); 0 before the first. */
+  readonly checkedAt: number;
+}
+
+interface NodeProbe {
+  readonly reachable: boolean;
+  readonly readOnly: boolean;
+  readonly replica: ReplicaState | undefined;
+  readonly heartbeatLagMs: number | null | undefined;
+  readonly position: GtidPosition | undefined;
+  readonly error?: string;
+}
+
+interface NodeRecord {
+  readonly node: MonitoredNode;
+  connection: DriverConnection | undefined;
+  probe: NodeProbe | undefined;
+  rotation: RotationState | undefined;
+  checkedAt: number;
+}
+
+class ProbeTimeout extends Error {}
+
+/**
+ * Polls every node every `intervalMs` with its own small connection: reachable?, role (`read_only`),
+ * replication threads, applied GTID position, lag. From those it keeps which replicas are in rotation
+ * (with hysteresis), which node is primary, and writes the heartbeat on the primary.
+ */
+export class TopologyMonitor {
+  private readonly records: NodeRecord[];
+  private dialect: Dialect | undefined;
+  private heartbeat: HeartbeatStatements | undefined;
+  private heartbeatReady = false;
+  private decision: PrimaryDecision;
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private stopped = false;
+  private firstRound: Promise<void> | undefined;
+
+  constructor(private readonly config: MonitorConfig) {
+    this.records = config.nodes.map((node) => ({
+      node,
+      connection: undefined,
+      probe: undefined,
+      rotation: undefined,
+      checkedAt: 0,
+    }));
+    // Until the first probe, trust the configuration.
+    this.decision = { kind: 'primary', node: config.configuredPrimary };
+  }
+
+  /** Starts polling; the promise resolves after the first round (every node probed once). */
+  start(): Promise<void> {
+    this.firstRound ??= this.runRound().then(() => this.schedule());
+    return this.firstRound;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.round?.catch(() => {});
+    for (const record of this.records) this.dropConnection(record);
+  }
+
+  /** The write target now. */
+  primary(): PrimaryDecision {
+    return this.decision;
+  }
+
+  /** Whether a replica may serve reads now. Before its first probe, a configured replica may. */
+  inRotation(name: string): boolean {
+    const record = this.records.find((r) => r.node.name === name);
+    if (!record) return false;
+    if (record.rotation === undefined) return record.probe === undefined && !this.isPrimary(name);
+    return record.rotation.inRotation && !this.isPrimary(name);
+  }
+
+  /** The GTID position the node had applied at its last probe. */
+  appliedPosition(name: string): GtidPosition | undefined {
+    return this.records.find((r) => r.node.name === name)?.probe?.position;
+  }
+
+  /** The dialect detected at the first connect, if any node answered yet. */
+  detectedDialect(): Dialect | undefined {
+    return this.dialect;
+  }
+
+  snapshot(): NodeStatus[] {
+    return this.records.map((record) => this.status(record));
+  }
+
+  private isPrimary(name: string): boolean {
+    return this.decision.kind === 'primary' && this.decision.node === name;
+  }
+
+  private status(record: NodeRecord): NodeStatus {
+    const { node, probe, rotation } = record;
+    const isPrimary = this.isPrimary(node.name);
+    const role = isPrimary ? 'primary' : probe?.reachable && probe.readOnly ? 'replica' : 'unknown';
+    const base = {
+      name: node.name,
+      host: node.host,
+      port: node.port,
+      role,
+      reachable: probe?.reachable ?? false,
+      lagMs: isPrimary ? null : (rotation?.lagMs ?? null),
+      inRotation: this.inRotation(node.name) && probe !== undefined,
+      checkedAt: record.checkedAt,
+    } as const;
+    return {
+      ...base,
+      ...(!isPrimary && rotation?.reason ? { reason: rotation.reason } : {}),
+      ...(probe?.position ? { position: formatPosition(probe.position) } : {}),
+      ...(probe?.error ? { error: probe.error } : {}),
+    };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.round = this.runRound().finally(() => this.schedule());
+    }, this.config.intervalMs);
+    this.timer.unref();
+  }
+
+  private async runRound(): Promise<void> {
+    const writer = this.decision.kind === 'primary' ? this.decision.node : undefined;
+    await Promise.all(this.records.map((record) => this.probeNode(record, record.node.name === writer)));
+    if (this.stopped) return;
+    this.decide(Date.now());
+  }
+
+  private async probeNode(record: NodeRecord, writeHeartbeat: boolean): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProbeTimeout(`no answer within ${this.config.timeoutMs} ms`)),
+        this.config.timeoutMs,
+      );
+    });
+    try {
+      record.probe = await Promise.race([this.probeOnce(record, writeHeartbeat), deadline]);
+    } catch (error) {
+      // A hung or broken connection is never reused: the next round connects afresh.
+      this.dropConnection(record);
+      record.probe = {
+        reachable: false,
+        readOnly: false,
+        replica: undefined,
+        heartbeatLagMs: undefined,
+        position: undefined,
+        error: error instanceof Error ? error.message : String(error),
+      };
+    } finally {
+      clearTimeout(timer);
+      record.checkedAt = Date.now();
+    }
+  }
+
+  private async probeOnce(record: NodeRecord, writeHeartbeat: boolean): Promise<NodeProbe> {
+    const connection = await this.connection(record);
+    const dialect = this.dialect as Dialect;
+    const role = await run(connection, dialect.role);
+    const replica = await run(connection, dialect.replicaStatus);
+    const position = await run(connection, dialect.appliedPosition);
+    let heartbeatLagMs: number | null | undefined;
+    if (this.heartbeat && writeHeartbeat && !role.readOnly) {
+      if (!this.heartbeatReady && this.config.heartbeat?.create)
+        await exec(connection, this.heartbeat.createTable);
+      await exec(connection, this.heartbeat.upsert(this.config.heartbeat?.writerId ?? 1));
+      this.heartbeatReady = true;
+    } else if (this.heartbeat && replica) {
+      // Before the table exists (or replicates), fall back to Seconds_Behind_Master.
+      heartbeatLagMs = await run(connection, this.heartbeat.lag).catch(() => undefined);
+    }
+    return { reachable: true, readOnly: role.readOnly, replica, heartbeatLagMs, position };
+  }
+
+  private async connection(record: NodeRecord): Promise<DriverConnection> {
+    if (record.connection) return record.connection;
+    const connection = await this.config.connect(record.node);
+    connection.on('error', () => this.dropConnection(record));
+    if (!this.dialect) {
+      const [rows] = await connection.query('SELECT VERSION() AS version');
+      const version = Array.isArray(rows) ? String((rows[0] as { version?: unknown })?.version ?? '') : '';
+      this.dialect = detectDialect(version);
+      const table = this.config.heartbeat;
+      this.heartbeat = table ? this.dialect.heartbeat(table) : undefined;
+    }
+    if (this.heartbeat) await exec(connection, this.heartbeat.sessionSetup);
+    record.connection = connection;
+    return connection;
+  }
+
+  private dropConnection(record: NodeRecord): void {
+    record.connection?.destroy();
+    record.connection = undefined;
+  }
+
+  /** Applies the round's probes: rotation per replica, then the primary; reports every change. */
+  private decide(now: number): void {
+    const policy = { maxLagMs: this.config.maxLagMs, readmitAfterMs: this.config.readmitAfterMs };
+    const decision = discoverPrimary(
+      this.records.map((r) => ({
+        name: r.node.name,
+        reachable: r.probe?.reachable ?? false,
+        readOnly: r.probe?.readOnly ?? true,
+      })),
+    );
+    this.changePrimary(decision);
+    for (const record of this.records) {
+      if (!record.probe) continue;
+      const before = record.rotation;
+      record.rotation = nextRotation(before, replicaProbe(record.probe), now, policy);
+      const wasIn = before?.inRotation ?? true;
+      if (wasIn !== record.rotation.inRotation && !this.isPrimary(record.node.name)) {
+        const change = {
+          kind: 'rotation' as const,
+          node: record.node.name,
+          inRotation: record.rotation.inRotation,
+          ...(record.rotation.reason ? { reason: record.rotation.reason } : {}),
+        };
+        this.config.logger.info(
+          `rwsplit: replica ${record.node.name} ${change.inRotation ? 'back in rotation' : `out of rotation (${change.reason})`}`,
+          { node: record.node.name, lagMs: record.rotation.lagMs, reason: change.reason },
+        );
+        this.config.onChange(change);
+      }
+    }
+  }
+
+  private changePrimary(decision: PrimaryDecision): void {
+    const before = this.decision;
+    this.decision = decision;
+    const key = (d: PrimaryDecision) =>
+      d.kind === 'primary' ? d.node : d.kind === 'split-brain' ? `!${d.nodes.join(',')}` : '';
+    if (key(before) === key(decision)) return;
+    if (decision.kind === 'primary') {
+      this.config.logger.info(`rwsplit: primary is now ${decision.node}`, { node: decision.node });
+      this.config.onChange({ kind: 'primary', node: decision.node });
+    } else {
+      const reason =
+        decision.kind === 'split-brain'
+          ? `split brain: ${decision.nodes.join(' and ')} are both writable`
+          : decision.reason;
+      this.config.logger.warn(`rwsplit: no usable primary (${reason}); writes fail until one is`, { reason });
+      this.config.onChange({ kind: 'primary', node: '', reason });
+    }
+  }
+}
+
+function replicaProbe(probe: NodeProbe): ReplicaProbe {
+  if (!probe.reachable) return { reachable: false, error: probe.error ?? 'unreachable' };
+  const replica = probe.replica;
+  const replicating = replica === undefined ? undefined : replica.ioRunning && replica.sqlRunning;
+  const lagMs =
+    typeof probe.heartbeatLagMs === 'number'
+      ? probe.heartbeatLagMs
+      : replica?.secondsBehind === null || replica === undefined
+        ? null
+        : replica.secondsBehind * 1000;
+  return { reachable: true, readOnly: probe.readOnly, replicating, lagMs };
+}
+
+async function run<T>(connection: DriverConnection, probe: Probe<T>): Promise<T> {
+  const [rows] = await connection.query(probe.sql, probe.values);
+  const result = probe.parse(rows);
+  if (!result.ok) throw new Error(result.error);
+  return result.value;
+}
+
+async function exec(
+  connection: DriverConnection,
+  statement: { sql: string; values: readonly unknown[] },
+): Promise<void> {
+  await connection.query(statement.sql, statement.values);
+}
