@@ -181,7 +181,7 @@ export class MariaDbNode implements DbNode {
       multipleStatements: true,
     });
     try {
-      const [rows] = await connection.query<T>({ sql, timeout: ADMIN_TIMEOUT_MS }, values);
+      const [rows] = await connection.query<T>({ sql, timeout: ADMIN_TIMEOUT_MS }, [...values]);
       return rows;
     } finally {
       connection.destroy();

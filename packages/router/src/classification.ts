@@ -9,7 +9,7 @@ export interface Classification {
   readonly reason: string;
   /** True when the statement's effect lives in the connection (SET, USE, temp tables, locks, transactions ...). */
   readonly sessionState: boolean;
-  /** The routing hint found in a `/* rwsplit:primary */` or `/* rwsplit:replica */` comment, if any. */
+  /** The routing hint found in a `rwsplit:primary` or `rwsplit:replica` comment, if any. */
   readonly hint?: RouteTarget;
   /** First keyword of the statement, upper-cased (`SELECT`, `INSERT` ...), for `db.operation.name`; '' if none. */
   readonly operation: string;
