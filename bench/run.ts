@@ -9,6 +9,7 @@ interface BenchResult {
 }
 
 const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
+  classify: () => import('./classify.bench.js'),
   'cluster-start': () => import('./cluster-start.bench.js'),
 };
 
