@@ -1,0 +1,50 @@
+/**
+ * Tells failures of the connection (socket closed, connect refused or timed out, server gone) from SQL
+ * errors the server reported on a healthy connection. Only the former make a node suspect, get
+ * wrapped in a `RwsplitError`, or allow a read to be retried elsewhere.
+ */
+
+const CONNECTION_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  // The server is going down, or refuses new sessions: the node, not the statement, is the problem.
+  'ER_SERVER_SHUTDOWN',
+  'ER_CON_COUNT_ERROR',
+  'ER_CONNECTION_KILLED',
+]);
+
+// CR_SERVER_GONE_ERROR, CR_SERVER_LOST, ER_SERVER_SHUTDOWN, ER_CON_COUNT_ERROR, ER_CONNECTION_KILLED
+const CONNECTION_ERRNOS: ReadonlySet<number> = new Set([2006, 2013, 1053, 1040, 1927]);
+
+interface DriverErrorShape {
+  readonly fatal?: unknown;
+  readonly code?: unknown;
+  readonly errno?: unknown;
+}
+
+export function isConnectionFailure(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as DriverErrorShape;
+  if (e.fatal === true) return true;
+  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+  return typeof e.errno === 'number' && CONNECTION_ERRNOS.has(e.errno);
+}
+
+/** A short description of a driver failure for messages: its code when it has one. */
+export function describeFailure(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const code = (error as DriverErrorShape).code;
+    if (typeof code === 'string') return code;
+    if (error instanceof Error) return error.message;
+  }
+  return String(error);
+}

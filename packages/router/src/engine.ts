@@ -1,0 +1,340 @@
+import type { Context, Span } from '@opentelemetry/api';
+import type { Classification } from './classification.js';
+import { classify } from './classify.js';
+import { isConnectionFailure } from './connection-failure.js';
+import {
+  NoReplicaAvailableError,
+  QueryFailedError,
+  ReplicaUnavailableError,
+  RouterClosedError,
+  RwsplitError,
+  SessionStateError,
+} from './errors.js';
+import { NodePool, type PooledConnection } from './pool.js';
+import type { ResolvedConfig } from './resolve-config.js';
+import { decideRoute, fallbackRoute, type Route } from './route.js';
+import { selectWeighted } from './select.js';
+import {
+  type ResultTuple,
+  requestedTarget,
+  type Statement,
+  type StatementKind,
+  type StatementOptions,
+  sqlOf,
+} from './statement.js';
+import { Telemetry } from './telemetry.js';
+
+const CACHE_ENTRIES = 1_000;
+const CACHE_MAX_SQL = 4_096;
+
+/** A node plus a connection on loan from it, for sessions and transactions that hold one. */
+export interface Lease {
+  readonly node: NodePool;
+  readonly connection: PooledConnection;
+  readonly route: Route;
+}
+
+/**
+ * The machinery behind the public router, sessions and transactions: nodes, selection, the
+ * classification cache, statement execution with retry/fallback, and telemetry. Internal.
+ */
+export class Engine {
+  readonly primary: NodePool;
+  readonly replicas: readonly NodePool[];
+  readonly telemetry: Telemetry;
+  private readonly weights: number[];
+  private readonly classifications = new Map<string, Classification>();
+  private closing: Promise<void> | undefined;
+
+  constructor(readonly config: ResolvedConfig) {
+    const onConnected: ConstructorParameters<typeof NodePool>[3] = (connection, driver) =>
+      this.telemetry.detectSystem(driver.serverVersion?.(connection));
+    this.primary = new NodePool(config.primary, 'primary', config, onConnected);
+    this.replicas = config.replicas.map((node) => new NodePool(node, 'replica', config, onConnected));
+    this.weights = this.replicas.map(() => 0);
+    this.telemetry = new Telemetry(config, [this.primary, ...this.replicas]);
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** `classify`, memoised: the same SQL text always classifies the same, and ORMs repeat their texts. */
+  classify(sql: string): Classification {
+    let found = this.classifications.get(sql);
+    if (found === undefined) {
+      found = classify(sql);
+      if (sql.length <= CACHE_MAX_SQL) {
+        if (this.classifications.size >= CACHE_ENTRIES) {
+          const oldest = this.classifications.keys().next();
+          if (oldest.done !== true) this.classifications.delete(oldest.value);
+        }
+        this.classifications.set(sql, found);
+      }
+    }
+    return found;
+  }
+
+  /** Next replica by smooth weighted round robin among healthy ones, skipping `exclude`. */
+  pickReplica(exclude?: NodePool): NodePool | undefined {
+    // The clock only matters while some breaker is open; skip reading it otherwise.
+    let now = 0;
+    for (const replica of this.replicas) if (replica.breaker.retryAt !== 0) now = Date.now();
+    const index = selectWeighted(this.replicas, this.weights, now, exclude);
+    return index < 0 ? undefined : this.replicas[index];
+  }
+
+  /** The route of a statement on the shared API; throws for session state and refused hints. */
+  routeShared(
+    statement: Statement,
+    options: StatementOptions | undefined,
+    classification: Classification,
+  ): Route {
+    if (classification.sessionState) throw new SessionStateError(classification.operation);
+    return this.routeUnpinned(statement, options, classification);
+  }
+
+  routeUnpinned(
+    statement: Statement,
+    options: StatementOptions | undefined,
+    classification: Classification,
+  ): Route {
+    const requested = requestedTarget(statement, options);
+    return requested === undefined
+      ? decideRoute(classification, classification.hint, 'hint')
+      : decideRoute(classification, requested, 'target option');
+  }
+
+  /** One statement through the shared API: classify, route, run on a pooled connection, retry a failed read once. */
+  async run(
+    kind: StatementKind,
+    statement: Statement,
+    values: unknown,
+    options: StatementOptions | undefined,
+    allowSessionState: boolean,
+  ): Promise<ResultTuple> {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    const sql = typeof statement === 'string' ? statement : sqlOf(statement);
+    const classification = this.classify(sql);
+    const startedAt = performance.now();
+    const span = this.telemetry.startStatement(classification.operation, undefined);
+    let route: Route;
+    try {
+      route = allowSessionState
+        ? this.routeUnpinned(statement, options, classification)
+        : this.routeShared(statement, options, classification);
+    } catch (error) {
+      this.telemetry.refuseStatement(span, classification.operation, sql, error);
+      throw error;
+    }
+    let node = route.target === 'primary' ? this.primary : this.pickReplica();
+    if (node === undefined) {
+      if (this.config.whenNoReplica === 'error') {
+        const error = new NoReplicaAvailableError();
+        this.telemetry.refuseStatement(span, classification.operation, sql, error);
+        throw error;
+      }
+      node = this.primary;
+      route = fallbackRoute(route, 'no healthy replica');
+    }
+    // The hot path, inline: one promise from the pool (none of our own), one from mysql2.
+    let pooled: PooledConnection | undefined;
+    let result: ResultTuple;
+    try {
+      const resource = await node.checkout();
+      pooled = node.usable(resource) ?? (await node.recover(resource));
+      result =
+        kind === 'query'
+          ? await pooled.connection.query(statement, values)
+          : await pooled.connection.execute(statement, values);
+    } catch (error) {
+      if (pooled !== undefined) {
+        if (isConnectionFailure(error)) pooled.broken = true;
+        node.release(pooled);
+      }
+      return this.afterFailure(
+        kind,
+        statement,
+        values,
+        sql,
+        classification,
+        route,
+        node,
+        error,
+        span,
+        startedAt,
+      );
+    }
+    node.release(pooled);
+    this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
+    return result;
+  }
+
+  /** A statement failed on `node`: a read that lost its replica goes elsewhere once; anything else is reported. */
+  private afterFailure(
+    kind: StatementKind,
+    statement: Statement,
+    values: unknown,
+    sql: string,
+    classification: Classification,
+    route: Route,
+    node: NodePool,
+    error: unknown,
+    span: Span,
+    startedAt: number,
+  ): Promise<ResultTuple> {
+    if (node.role !== 'replica' || !isReplicaFailure(error)) {
+      const wrapped = wrapFailure(error, node, classification.target === 'replica');
+      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, wrapped);
+      return Promise.reject(wrapped);
+    }
+    this.telemetry.recordRetry(span, node, error);
+    return this.retryRead(kind, statement, values, sql, classification, route, node, error, span, startedAt);
+  }
+
+  /** A read failed on `failed` with a connection failure: once more on another replica, or the primary. */
+  private async retryRead(
+    kind: StatementKind,
+    statement: Statement,
+    values: unknown,
+    sql: string,
+    classification: Classification,
+    wanted: Route,
+    failed: NodePool,
+    firstError: unknown,
+    span: Span,
+    startedAt: number,
+  ): Promise<ResultTuple> {
+    let route = wanted;
+    let node = this.pickReplica(failed);
+    if (node === undefined) {
+      if (this.config.whenNoReplica === 'error') {
+        const wrapped = wrapFailure(firstError, failed, true);
+        this.telemetry.endStatement(span, startedAt, failed, classification.operation, sql, route, wrapped);
+        throw wrapped;
+      }
+      node = this.primary;
+      route = fallbackRoute(route, 'replica failed');
+    }
+    try {
+      const result = await this.runOnce(node, kind, statement, values);
+      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
+      return result;
+    } catch (error) {
+      const wrapped = wrapFailure(error, node, true);
+      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, wrapped);
+      throw wrapped;
+    }
+  }
+
+  private async runOnce(
+    node: NodePool,
+    kind: StatementKind,
+    statement: Statement,
+    values: unknown,
+  ): Promise<ResultTuple> {
+    const pooled = await node.acquire();
+    try {
+      const result =
+        kind === 'query'
+          ? await pooled.connection.query(statement, values)
+          : await pooled.connection.execute(statement, values);
+      node.release(pooled);
+      return result;
+    } catch (error) {
+      if (isConnectionFailure(error)) pooled.broken = true;
+      node.release(pooled);
+      throw error;
+    }
+  }
+
+  /** One statement on a connection the caller holds (a pinned session or a transaction). */
+  async runOn(
+    lease: Lease,
+    kind: StatementKind,
+    statement: Statement,
+    values: unknown,
+    sql: string,
+    classification: Classification,
+    parent: Context | undefined,
+  ): Promise<ResultTuple> {
+    const startedAt = performance.now();
+    const span = this.telemetry.startStatement(classification.operation, parent);
+    const { node, connection } = lease;
+    try {
+      const result =
+        kind === 'query'
+          ? await connection.connection.query(statement, values)
+          : await connection.connection.execute(statement, values);
+      this.telemetry.endStatement(
+        span,
+        startedAt,
+        node,
+        classification.operation,
+        sql,
+        lease.route,
+        undefined,
+      );
+      return result;
+    } catch (error) {
+      if (isConnectionFailure(error)) connection.broken = true;
+      const wrapped = wrapFailure(error, node, classification.target === 'replica');
+      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, lease.route, wrapped);
+      throw wrapped;
+    }
+  }
+
+  /**
+   * A connection for a whole transaction: the primary, or for `readOnly` a replica (another one, then
+   * the primary per `whenNoReplica`, if the first cannot be reached: nothing has run on it yet).
+   */
+  async lease(readOnly: boolean, reason: string): Promise<Lease> {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    const wanted = decideRoute(
+      { target: readOnly ? 'replica' : 'primary', reason, sessionState: false, operation: '' },
+      undefined,
+      'hint',
+    );
+    if (!readOnly) return { node: this.primary, connection: await this.primary.acquire(), route: wanted };
+    let failed: NodePool | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const node = this.pickReplica(failed);
+      if (node === undefined) break;
+      try {
+        return { node, connection: await node.acquire(), route: wanted };
+      } catch (error) {
+        if (!(error instanceof ReplicaUnavailableError)) throw error;
+        failed = node;
+        lastError = error;
+      }
+    }
+    if (this.config.whenNoReplica === 'error') throw lastError ?? new NoReplicaAvailableError();
+    const route = fallbackRoute(wanted, lastError === undefined ? 'no healthy replica' : 'replica failed');
+    return { node: this.primary, connection: await this.primary.acquire(), route };
+  }
+
+  close(): Promise<void> {
+    if (this.closing === undefined) {
+      this.telemetry.shutdown();
+      this.closing = Promise.all([this.primary, ...this.replicas].map((node) => node.close())).then(
+        () => undefined,
+      );
+    }
+    return this.closing;
+  }
+}
+
+/** A replica could not be reached, or the connection failed mid-read: worth one more try elsewhere. */
+function isReplicaFailure(error: unknown): boolean {
+  return (
+    error instanceof ReplicaUnavailableError ||
+    (!(error instanceof RwsplitError) && isConnectionFailure(error))
+  );
+}
+
+/** Connection-level failures become `QueryFailedError`; SQL errors from the server pass through unchanged. */
+export function wrapFailure(error: unknown, node: NodePool, isRead: boolean): unknown {
+  if (error instanceof RwsplitError || !isConnectionFailure(error)) return error;
+  return new QueryFailedError(node.name, isRead, error);
+}

@@ -1,0 +1,42 @@
+export type { Classification, RouteTarget } from './classification.js';
+export { classify } from './classify.js';
+export type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
+export {
+  AcquireTimeoutError,
+  HintRefusedError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  NoReplicaAvailableError,
+  PrimaryUnavailableError,
+  QueryFailedError,
+  ReplicaUnavailableError,
+  RouterClosedError,
+  RwsplitError,
+  type RwsplitErrorCode,
+  SessionReleasedError,
+  SessionStateError,
+  TransactionEndedError,
+  TransactionResolutionUnknownError,
+} from './errors.js';
+export { mysql2Driver } from './mysql2-driver.js';
+export type { NodeRole } from './pool.js';
+export type { ResolvedConfig } from './resolve-config.js';
+export type { Route } from './route.js';
+export { createRouter, type PoolStatus, Router } from './router.js';
+export type {
+  CircuitBreakerConfig,
+  ConnectionConfig,
+  NodeConfig,
+  PoolConfig,
+  ReplicaConfig,
+  RouterConfig,
+} from './router-config.js';
+export { type Candidate, selectWeighted } from './select.js';
+export { Session } from './session.js';
+export type { Queryable, ResultTuple, RouterQueryOptions, Statement, StatementOptions } from './statement.js';
+export {
+  type IsolationLevel,
+  Transaction,
+  type TransactionCallback,
+  type TransactionOptions,
+} from './transaction.js';

@@ -1,0 +1,126 @@
+import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
+import { Engine } from './engine.js';
+import type { NodeRole } from './pool.js';
+import { type ResolvedConfig, resolveConfig } from './resolve-config.js';
+import type { RouterConfig } from './router-config.js';
+import { Session } from './session.js';
+import type { Queryable, ResultTuple, Statement, StatementOptions } from './statement.js';
+import { runTransaction, type TransactionCallback, type TransactionOptions } from './transaction.js';
+
+/** A node's pool, as `router.pools()` reports it. */
+export interface PoolStatus {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly host: string;
+  readonly port: number;
+  /** False while its circuit breaker is open. */
+  readonly healthy: boolean;
+  readonly idle: number;
+  readonly used: number;
+  /** Callers waiting for a connection. */
+  readonly pending: number;
+}
+
+/**
+ * Read/write splitting over mysql2 with mysql2/promise's statement surface.
+ *
+ * - `query`/`execute`: each statement is classified (`classify`), then runs on a pooled connection of
+ *   the primary or a replica. A `/* rwsplit:primary *\/` or `/* rwsplit:replica *\/` comment or the
+ *   `target` option overrides the classifier, except that a replica is refused for statements that
+ *   must run on the primary (`HintRefusedError`). Statements that change connection state are refused
+ *   (`SessionStateError`): use `session()` or `transaction()`.
+ * - A read that fails on a replica because the connection failed is retried once on another replica
+ *   (or the primary); writes are never retried.
+ */
+export class Router implements Queryable {
+  /** The validated options with defaults filled in, frozen. */
+  readonly config: ResolvedConfig;
+  private readonly engine: Engine;
+
+  /** @internal Use `createRouter`. */
+  constructor(options: RouterConfig) {
+    this.config = resolveConfig(options);
+    this.engine = new Engine(this.config);
+  }
+
+  get closed(): boolean {
+    return this.engine.closed;
+  }
+
+  query<T extends QueryResult = QueryResult>(
+    statement: Statement,
+    values?: QueryValues,
+    options?: StatementOptions,
+  ): Promise<ResultTuple<T>> {
+    return this.engine.run('query', statement, values, options, false) as Promise<ResultTuple<T>>;
+  }
+
+  execute<T extends QueryResult = QueryResult>(
+    statement: Statement,
+    values?: ExecuteValues,
+    options?: StatementOptions,
+  ): Promise<ResultTuple<T>> {
+    return this.engine.run('execute', statement, values, options, false) as Promise<ResultTuple<T>>;
+  }
+
+  /** A new session (see `Session`): routes like the router until a statement with session state pins it. */
+  session(): Session {
+    return new Session(this.engine);
+  }
+
+  /**
+   * A session pinned to a primary connection from the start, mysql2 `PoolConnection`-style: every
+   * statement runs on that one connection until `release()`. For ORMs (Drizzle) that run their
+   * transactions as `getConnection()`, `begin`, ..., `commit`, `release()`.
+   */
+  async getConnection(): Promise<Session> {
+    const session = new Session(this.engine);
+    await session.pin();
+    return session;
+  }
+
+  /**
+   * Runs `fn` in a transaction on one connection: the primary, or a replica for `readOnly: true`.
+   * COMMIT when `fn` resolves, ROLLBACK when it throws (then rethrows), connection released in every
+   * path; `TransactionResolutionUnknownError` if the connection dies during COMMIT. Nest with
+   * `tx.transaction()` (SAVEPOINTs).
+   */
+  transaction<T>(fn: TransactionCallback<T>, options?: TransactionOptions): Promise<T> {
+    return runTransaction(this.engine, fn, options);
+  }
+
+  /** Each node's pool: connections idle, in use, callers waiting, health. */
+  pools(): PoolStatus[] {
+    const now = Date.now();
+    return [this.engine.primary, ...this.engine.replicas].map((node) => ({
+      name: node.name,
+      role: node.role,
+      host: node.host,
+      port: node.port,
+      healthy: node.isAvailable(now),
+      ...node.stats(),
+    }));
+  }
+
+  /**
+   * Stops taking statements (they fail with `RouterClosedError`), waits for running statements,
+   * open transactions and held sessions to finish, then closes every connection. Idempotent.
+   */
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+
+  /** Same as `close()`, by mysql2's name. */
+  end(): Promise<void> {
+    return this.engine.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.engine.close();
+  }
+}
+
+/** Validates `options` (throwing `InvalidOptionError` naming the bad option) and creates a router. No connection is opened yet. */
+export function createRouter(options: RouterConfig): Router {
+  return new Router(options);
+}

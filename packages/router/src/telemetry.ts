@@ -1,0 +1,265 @@
+import {
+  type Attributes,
+  type Context,
+  type Counter,
+  context,
+  type Histogram,
+  type Meter,
+  metrics,
+  type ObservableResult,
+  type ObservableUpDownCounter,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { RwsplitError } from './errors.js';
+import type { NodePool } from './pool.js';
+import type { ResolvedConfig } from './resolve-config.js';
+import type { Route } from './route.js';
+
+/**
+ * OpenTelemetry through the API package only, with the current database semantic conventions.
+ *
+ * Cost without an SDK: the API's no-op tracer hands out one `NonRecordingSpan` per statement and
+ * nothing else happens: attributes are only built when `span.isRecording()`, and metric attribute
+ * sets are cached per node and operation, so the no-op instruments get no fresh objects either.
+ */
+
+const SCOPE = '@rwsplit/router';
+const CLIENT = { kind: SpanKind.CLIENT } as const;
+const INTERNAL = { kind: SpanKind.INTERNAL } as const;
+// Semantic conventions' recommended boundaries for db.client.operation.duration.
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
+export type DbSystem = 'mysql' | 'mariadb';
+
+interface DriverErrorShape {
+  readonly code?: unknown;
+  readonly errno?: unknown;
+  readonly sqlState?: unknown;
+}
+
+/** `error.type`: our stable code, mysql2's code (`ER_DUP_ENTRY`, `ECONNREFUSED`), or the class name. */
+export function errorType(error: unknown): string {
+  if (error instanceof RwsplitError) return error.code;
+  if (typeof error === 'object' && error !== null) {
+    const code = (error as DriverErrorShape).code;
+    if (typeof code === 'string' && code !== '') return code;
+    if (error instanceof Error) return error.name;
+  }
+  return '_OTHER';
+}
+
+export class Telemetry {
+  private readonly tracer: Tracer;
+  private readonly meter: Meter;
+  private readonly duration: Histogram;
+  private readonly decisions: Counter;
+  private readonly connectionCount: ObservableUpDownCounter;
+  private readonly namespace: string | undefined;
+  private readonly queryText: boolean;
+  private system: DbSystem;
+  private readonly systemFixed: boolean;
+  /** node → operation → attributes of successful statements. */
+  private durationAttributes = new Map<NodePool, Map<string, Attributes>>();
+  private readonly decisionAttributes = new Map<Route, Attributes>();
+  private readonly observe = (result: ObservableResult) => this.observeConnections(result);
+
+  constructor(
+    config: ResolvedConfig,
+    private readonly nodes: readonly NodePool[],
+  ) {
+    this.tracer = (config.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
+    this.meter = (config.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
+    this.system = config.dbSystem ?? 'mysql';
+    this.systemFixed = config.dbSystem !== undefined;
+    this.namespace = typeof config.connection.database === 'string' ? config.connection.database : undefined;
+    this.queryText = config.queryText === 'always';
+    this.duration = this.meter.createHistogram('db.client.operation.duration', {
+      description: 'Duration of database client operations.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    });
+    this.decisions = this.meter.createCounter('rwsplit.routing.decisions', {
+      description: 'Statements routed, by target and reason.',
+      unit: '{statement}',
+    });
+    this.connectionCount = this.meter.createObservableUpDownCounter('db.client.connection.count', {
+      description: 'Connections per node pool, by state.',
+      unit: '{connection}',
+    });
+    this.connectionCount.addCallback(this.observe);
+  }
+
+  get dbSystem(): DbSystem {
+    return this.system;
+  }
+
+  /** Called on each new connection until the server flavour is known (unless configured). */
+  detectSystem(serverVersion: string | undefined): void {
+    if (this.systemFixed || serverVersion === undefined) return;
+    const detected: DbSystem = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql';
+    if (detected !== this.system) {
+      this.system = detected;
+      this.durationAttributes = new Map();
+    }
+  }
+
+  /** A CLIENT span for one statement; finish it with `endStatement`. */
+  startStatement(operation: string, parent: Context | undefined): Span {
+    return this.tracer.startSpan(operation || this.system, CLIENT, parent);
+  }
+
+  endStatement(
+    span: Span,
+    startedAt: number,
+    node: NodePool,
+    operation: string,
+    sql: string,
+    route: Route,
+    error: unknown,
+  ): void {
+    if (span.isRecording()) {
+      span.setAttributes(this.nodeAttributes(node));
+      span.setAttribute('db.operation.name', operation);
+      if (this.queryText) span.setAttribute('db.query.text', sql);
+      span.setAttribute('rwsplit.target', route.target);
+      span.setAttribute('rwsplit.reason', route.reason);
+      if (route.fallback !== undefined) span.setAttribute('rwsplit.fallback', route.fallback);
+      if (error !== undefined) this.markError(span, error);
+    }
+    span.end();
+    const seconds = (performance.now() - startedAt) / 1000;
+    this.duration.record(seconds, this.metricAttributes(node, operation, error));
+    this.decisions.add(1, this.decisionAttributesFor(route));
+  }
+
+  /** Records a statement refused before it reached any node (bad hint, session state, closed router). */
+  refuseStatement(span: Span, operation: string, sql: string, error: unknown): void {
+    if (span.isRecording()) {
+      span.setAttribute('db.system.name', this.system);
+      span.setAttribute('db.operation.name', operation);
+      if (this.queryText) span.setAttribute('db.query.text', sql);
+      this.markError(span, error);
+    }
+    span.end();
+  }
+
+  /** Notes on the span that a read failed on `node` and was retried elsewhere. */
+  recordRetry(span: Span, node: NodePool, error: unknown): void {
+    if (!span.isRecording()) return;
+    span.addEvent('rwsplit.retry', { 'rwsplit.node': node.name, 'error.type': errorType(error) });
+  }
+
+  /** The parent span of a transaction, and the context its statements' spans hang from. */
+  startTransaction(readOnly: boolean): { span: Span; context: Context } {
+    const parent = context.active();
+    const span = this.tracer.startSpan('transaction', INTERNAL, parent);
+    if (span.isRecording()) {
+      span.setAttribute('db.system.name', this.system);
+      if (this.namespace !== undefined) span.setAttribute('db.namespace', this.namespace);
+      span.setAttribute('rwsplit.read_only', readOnly);
+    }
+    return { span, context: trace.setSpan(parent, span) };
+  }
+
+  placeTransaction(span: Span, node: NodePool, route: Route): void {
+    if (!span.isRecording()) return;
+    span.setAttributes(this.nodeAttributes(node));
+    span.setAttribute('rwsplit.target', route.target);
+    span.setAttribute('rwsplit.reason', route.reason);
+    if (route.fallback !== undefined) span.setAttribute('rwsplit.fallback', route.fallback);
+  }
+
+  endTransaction(span: Span, error: unknown): void {
+    if (error !== undefined && span.isRecording()) this.markError(span, error);
+    span.end();
+  }
+
+  /** Stops reporting connection counts (the router is closed). */
+  shutdown(): void {
+    this.connectionCount.removeCallback(this.observe);
+  }
+
+  private markError(span: Span, error: unknown): void {
+    const type = errorType(error);
+    span.setAttribute('error.type', type);
+    const errno = (error as DriverErrorShape | null)?.errno;
+    if (typeof errno === 'number' && !(error instanceof RwsplitError)) {
+      span.setAttribute('db.response.status_code', String(errno));
+    }
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : type });
+  }
+
+  private nodeAttributes(node: NodePool): Attributes {
+    const attributes: Attributes = {
+      'db.system.name': this.system,
+      'server.address': node.host,
+      'server.port': node.port,
+      'rwsplit.node': node.name,
+    };
+    if (this.namespace !== undefined) attributes['db.namespace'] = this.namespace;
+    return attributes;
+  }
+
+  private metricAttributes(node: NodePool, operation: string, error: unknown): Attributes {
+    if (error !== undefined) {
+      return { ...this.nodeMetricAttributes(node, operation), 'error.type': errorType(error) };
+    }
+    let byOperation = this.durationAttributes.get(node);
+    if (byOperation === undefined) {
+      byOperation = new Map();
+      this.durationAttributes.set(node, byOperation);
+    }
+    let attributes = byOperation.get(operation);
+    if (attributes === undefined) {
+      attributes = this.nodeMetricAttributes(node, operation);
+      byOperation.set(operation, attributes);
+    }
+    return attributes;
+  }
+
+  private nodeMetricAttributes(node: NodePool, operation: string): Attributes {
+    const attributes: Attributes = {
+      'db.system.name': this.system,
+      'server.address': node.host,
+      'server.port': node.port,
+    };
+    if (operation !== '') attributes['db.operation.name'] = operation;
+    if (this.namespace !== undefined) attributes['db.namespace'] = this.namespace;
+    return attributes;
+  }
+
+  private decisionAttributesFor(route: Route): Attributes {
+    if (route.fallback !== undefined) {
+      return {
+        'rwsplit.target': route.target,
+        'rwsplit.reason': route.reason,
+        'rwsplit.fallback': route.fallback,
+      };
+    }
+    // Routes without a fallback are interned, so the route itself is the key.
+    let attributes = this.decisionAttributes.get(route);
+    if (attributes === undefined) {
+      attributes = { 'rwsplit.target': route.target, 'rwsplit.reason': route.reason };
+      this.decisionAttributes.set(route, attributes);
+    }
+    return attributes;
+  }
+
+  private observeConnections(result: ObservableResult): void {
+    for (const node of this.nodes) {
+      const { idle, used } = node.stats();
+      result.observe(idle, {
+        'db.client.connection.state': 'idle',
+        'db.client.connection.pool.name': node.name,
+      });
+      result.observe(used, {
+        'db.client.connection.state': 'used',
+        'db.client.connection.pool.name': node.name,
+      });
+    }
+  }
+}

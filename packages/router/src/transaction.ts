@@ -1,0 +1,254 @@
+import type { Context } from '@opentelemetry/api';
+import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
+import { isConnectionFailure } from './connection-failure.js';
+import type { Engine, Lease } from './engine.js';
+import {
+  HintRefusedError,
+  InvalidArgumentError,
+  QueryFailedError,
+  TransactionEndedError,
+  TransactionResolutionUnknownError,
+} from './errors.js';
+import {
+  type ResultTuple,
+  type Statement,
+  type StatementKind,
+  type StatementOptions,
+  sqlOf,
+} from './statement.js';
+
+export type IsolationLevel = 'READ UNCOMMITTED' | 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+
+const ISOLATION_LEVELS: ReadonlySet<string> = new Set([
+  'READ UNCOMMITTED',
+  'READ COMMITTED',
+  'REPEATABLE READ',
+  'SERIALIZABLE',
+]);
+
+export interface TransactionOptions {
+  /**
+   * Run on a replica with `START TRANSACTION READ ONLY` (on the primary if no replica is healthy and
+   * `whenNoReplica` is `'primary'`). Statements the classifier says must run on the primary are refused
+   * with `HintRefusedError`. Default: `false` (the primary, read-write).
+   */
+  readonly readOnly?: boolean;
+  /** Sent as `SET TRANSACTION ISOLATION LEVEL ...` right before the transaction starts. Default: the server's. */
+  readonly isolationLevel?: IsolationLevel;
+}
+
+/** What a transaction callback gets. */
+export type TransactionCallback<T> = (tx: Transaction) => Promise<T>;
+
+/**
+ * A transaction's handle: every statement runs on its one connection, whatever its classification,
+ * hint or `target` option says (a read sees the transaction's own uncommitted writes). Statements that
+ * change connection state are fine here. Do not send COMMIT/ROLLBACK yourself: return or throw instead.
+ *
+ * Nesting is explicit: `tx.transaction(fn)` runs `fn` inside a SAVEPOINT on the same connection
+ * (RELEASE on success, ROLLBACK TO on throw, rethrown to the outer callback). Calling
+ * `db.transaction()` inside a callback starts an unrelated transaction on another connection.
+ * Run a transaction's statements one after another; it is one connection.
+ */
+export class Transaction {
+  private ended = false;
+  private savepoints = 0;
+
+  /** @internal */
+  constructor(
+    private readonly engine: Engine,
+    private readonly lease: Lease,
+    private readonly context: Context,
+    /** True for `readOnly` transactions. */
+    readonly readOnly: boolean,
+    private readonly depth: number,
+  ) {}
+
+  /** The node this transaction runs on. */
+  get node(): string {
+    return this.lease.node.name;
+  }
+
+  query<T extends QueryResult = QueryResult>(
+    statement: Statement,
+    values?: QueryValues,
+    options?: StatementOptions,
+  ): Promise<ResultTuple<T>> {
+    return this.run('query', statement, values, options) as Promise<ResultTuple<T>>;
+  }
+
+  execute<T extends QueryResult = QueryResult>(
+    statement: Statement,
+    values?: ExecuteValues,
+    options?: StatementOptions,
+  ): Promise<ResultTuple<T>> {
+    return this.run('execute', statement, values, options) as Promise<ResultTuple<T>>;
+  }
+
+  /** Runs `fn` inside a SAVEPOINT of this transaction (see the class comment). */
+  async transaction<T>(fn: TransactionCallback<T>): Promise<T> {
+    if (this.ended) throw new TransactionEndedError();
+    this.savepoints += 1;
+    const name = `rwsplit_sp_${this.depth + 1}_${this.savepoints}`;
+    await this.control(`SAVEPOINT ${name}`);
+    const nested = new Transaction(this.engine, this.lease, this.context, this.readOnly, this.depth + 1);
+    try {
+      const result = await fn(nested);
+      nested.end();
+      await this.control(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      nested.end();
+      if (!this.lease.connection.broken) {
+        await this.control(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => {
+          // The outer transaction is unusable now; its own rollback will fail and discard the connection.
+          this.lease.connection.broken = true;
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** @internal Runs a statement the router itself issues (START TRANSACTION, COMMIT, SAVEPOINT ...). */
+  control(sql: string): Promise<ResultTuple> {
+    return this.engine.runOn(
+      this.lease,
+      'query',
+      sql,
+      undefined,
+      sql,
+      this.engine.classify(sql),
+      this.context,
+    );
+  }
+
+  /** @internal */
+  end(): void {
+    this.ended = true;
+  }
+
+  private run(
+    kind: StatementKind,
+    statement: Statement,
+    values: unknown,
+    _options: StatementOptions | undefined,
+  ): Promise<ResultTuple> {
+    if (this.ended) return Promise.reject(new TransactionEndedError());
+    let sql: string;
+    try {
+      sql = sqlOf(statement);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const classification = this.engine.classify(sql);
+    if (this.readOnly && classification.target === 'primary' && !classification.sessionState) {
+      return Promise.reject(
+        new HintRefusedError(classification.operation, classification.reason, 'readOnly transaction'),
+      );
+    }
+    return this.engine.runOn(this.lease, kind, statement, values, sql, classification, this.context);
+  }
+}
+
+function checkOptions(options: TransactionOptions | undefined): {
+  readOnly: boolean;
+  isolationLevel?: string;
+} {
+  if (options === undefined) return { readOnly: false };
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('transaction options must be an object like { readOnly, isolationLevel }');
+  }
+  const { readOnly = false, isolationLevel } = options;
+  if (typeof readOnly !== 'boolean')
+    throw new InvalidArgumentError('transaction option readOnly must be a boolean');
+  if (isolationLevel !== undefined && !ISOLATION_LEVELS.has(isolationLevel)) {
+    throw new InvalidArgumentError(
+      `transaction option isolationLevel must be one of ${[...ISOLATION_LEVELS].join(', ')}, got ${String(isolationLevel)}`,
+    );
+  }
+  return isolationLevel === undefined ? { readOnly } : { readOnly, isolationLevel };
+}
+
+/**
+ * Runs `fn` as one transaction on one connection: SET TRANSACTION ISOLATION LEVEL (if asked),
+ * START TRANSACTION [READ ONLY], then COMMIT when `fn` resolves or ROLLBACK when it throws. The
+ * connection goes back to its pool in every path (or is destroyed if it broke). With `held`, the
+ * transaction runs on a connection a pinned session already holds, and leaves it held.
+ */
+export async function runTransaction<T>(
+  engine: Engine,
+  fn: TransactionCallback<T>,
+  options: TransactionOptions | undefined,
+  held?: Lease,
+): Promise<T> {
+  const { readOnly, isolationLevel } = checkOptions(options);
+  if (typeof fn !== 'function')
+    throw new InvalidArgumentError('transaction() needs a callback: (tx) => Promise');
+  const { span, context } = engine.telemetry.startTransaction(readOnly);
+  let lease: Lease | undefined = held;
+  let failure: unknown;
+  try {
+    lease ??= await engine.lease(readOnly, 'transaction');
+    engine.telemetry.placeTransaction(span, lease.node, lease.route);
+    const tx = new Transaction(engine, lease, context, readOnly, 0);
+    await begin(tx, lease, readOnly, isolationLevel);
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (error) {
+      tx.end();
+      await rollbackQuietly(tx, lease);
+      throw error;
+    }
+    tx.end();
+    await commit(tx, lease);
+    return result;
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    if (lease !== undefined && held === undefined) lease.node.release(lease.connection);
+    engine.telemetry.endTransaction(span, failure);
+  }
+}
+
+async function begin(tx: Transaction, lease: Lease, readOnly: boolean, isolationLevel: string | undefined) {
+  try {
+    if (isolationLevel !== undefined) await tx.control(`SET TRANSACTION ISOLATION LEVEL ${isolationLevel}`);
+    await tx.control(readOnly ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
+  } catch (error) {
+    tx.end();
+    // Nothing ran yet, so a dead connection here is a node problem the caller may retry.
+    if (error instanceof QueryFailedError) {
+      throw lease.node.unavailable('the connection failed while starting a transaction', error.cause);
+    }
+    throw error;
+  }
+}
+
+async function commit(tx: Transaction, lease: Lease): Promise<void> {
+  try {
+    await tx.control('COMMIT');
+  } catch (error) {
+    if (error instanceof QueryFailedError || isConnectionFailure(error)) {
+      lease.connection.broken = true;
+      throw new TransactionResolutionUnknownError(
+        lease.node.name,
+        error instanceof QueryFailedError ? error.cause : error,
+      );
+    }
+    // The server refused the COMMIT (e.g. a deadlock): the transaction did not commit.
+    await rollbackQuietly(tx, lease);
+    throw error;
+  }
+}
+
+async function rollbackQuietly(tx: Transaction, lease: Lease): Promise<void> {
+  if (lease.connection.broken) return;
+  try {
+    await tx.control('ROLLBACK');
+  } catch {
+    // A connection that cannot roll back must not go back to the pool with a transaction open.
+    lease.connection.broken = true;
+  }
+}

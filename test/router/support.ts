@@ -1,0 +1,55 @@
+import type { Cluster, DbNode } from '@rwsplit/cluster';
+import {
+  createRouter,
+  type Queryable,
+  type Router,
+  type RouterConfig,
+  type StatementOptions,
+} from '@rwsplit/router';
+import type { RowDataPacket } from 'mysql2';
+
+/** A router over a harness cluster: its primary and every replica, with the app account. */
+export function routerFor(cluster: Cluster, options: Partial<RouterConfig> = {}): Router {
+  const node = (n: DbNode) => ({ host: n.host, port: n.port, name: n.name });
+  return createRouter({
+    primary: node(cluster.primary()),
+    replicas: cluster.replicas().map(node),
+    connection: cluster.credentials.app,
+    ...options,
+  });
+}
+
+/** The server_id of the node that ran the statement. */
+export async function serverId(
+  db: Queryable,
+  sql = 'SELECT @@server_id AS id',
+  options: StatementOptions = {},
+): Promise<number> {
+  const [rows] = await db.query<RowDataPacket[]>(sql, [], options);
+  const id = rows[0]?.id;
+  if (typeof id !== 'number') throw new Error(`no server id in ${JSON.stringify(rows)}`);
+  return id;
+}
+
+/** Polls `check` until it holds (errors count as "not yet"), or fails after `timeoutMs`. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Waits until a table created on the primary has replicated to `replica`. */
+export async function replicated(replica: DbNode, table: string): Promise<void> {
+  await eventually(
+    async () => (await replica.query(`SHOW TABLES FROM app LIKE '${table}'`)).length === 1,
+    15_000,
+    `${table} on ${replica.name}`,
+  );
+}
