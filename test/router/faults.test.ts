@@ -55,7 +55,13 @@ describe('a replica that dies', () => {
       expect(result.value).toBe(primaryId);
       expect(result.ms).toBeLessThan(WAIT_BOUND_MS);
     }
-    expect(db.pools().find((p) => p.role === 'replica')?.healthy).toBe(false);
+    // The monitor takes the dead replica out of rotation, so reads stop trying it at all.
+    const replicaName = cluster.dbNodes[1]?.name;
+    await eventually(
+      async () => db.topology().find((n) => n.name === replicaName)?.reason === 'unreachable',
+      5_000,
+      'the killed replica out of rotation as unreachable',
+    );
   });
 
   it('gets its reads back once it is restarted', async () => {

@@ -15,6 +15,8 @@ export function routerFor(cluster: Cluster, options: Partial<RouterConfig> = {})
     primary: node(cluster.primary()),
     replicas: cluster.replicas().map(node),
     connection: cluster.credentials.app,
+    // The monitor's own account can read replication status (the app account cannot).
+    monitor: { ...cluster.credentials.monitor },
     ...options,
   });
 }

@@ -2,8 +2,11 @@ import type { Context, Span } from '@opentelemetry/api';
 import type { Classification } from './classification.js';
 import { classify } from './classify.js';
 import { isConnectionFailure } from './connection-failure.js';
+import { ConsistentRunner } from './consistent-runner.js';
+import { type Dialect, detectDialect } from './dialect/dialect.js';
 import {
   NoReplicaAvailableError,
+  PrimaryUnavailableError,
   QueryFailedError,
   ReplicaUnavailableError,
   RouterClosedError,
@@ -11,6 +14,7 @@ import {
   SessionStateError,
 } from './errors.js';
 import { NodePool, type PooledConnection } from './pool.js';
+import type { ReadYourWrites } from './read-your-writes.js';
 import type { ResolvedConfig } from './resolve-config.js';
 import { decideRoute, fallbackRoute, type Route } from './route.js';
 import { selectWeighted } from './select.js';
@@ -23,6 +27,7 @@ import {
   sqlOf,
 } from './statement.js';
 import { Telemetry } from './telemetry.js';
+import { type NodeStatus, TopologyMonitor } from './topology/monitor.js';
 
 const CACHE_ENTRIES = 1_000;
 const CACHE_MAX_SQL = 4_096;
@@ -39,20 +44,121 @@ export interface Lease {
  * classification cache, statement execution with retry/fallback, and telemetry. Internal.
  */
 export class Engine {
-  readonly primary: NodePool;
+  /** The node configured as primary: the write target until the monitor discovers another. */
+  readonly configuredPrimary: NodePool;
+  /** The configured replicas. */
   readonly replicas: readonly NodePool[];
+  /** Every node, configured primary first. Roles change by failover, so any of them may serve reads. */
+  readonly nodes: readonly NodePool[];
   readonly telemetry: Telemetry;
+  /** Undefined with `monitor: false`: static roles, no lag awareness, no failover. */
+  readonly monitor: TopologyMonitor | undefined;
+  private readonly readCandidates: readonly ReadCandidate[];
+  private readonly candidateOf = new Map<NodePool, ReadCandidate>();
+  private readonly byName = new Map<string, NodePool>();
   private readonly weights: number[];
   private readonly classifications = new Map<string, Classification>();
+  private connectedDialect: Dialect | undefined;
+  private monitorStarted = false;
   private closing: Promise<void> | undefined;
+  /** Session reads and writes that must see (or record) GTID positions. */
+  readonly consistency: ConsistentRunner = new ConsistentRunner(this);
 
   constructor(readonly config: ResolvedConfig) {
-    const onConnected: ConstructorParameters<typeof NodePool>[3] = (connection, driver) =>
-      this.telemetry.detectSystem(driver.serverVersion?.(connection));
-    this.primary = new NodePool(config.primary, 'primary', config, onConnected);
+    const onConnected: ConstructorParameters<typeof NodePool>[3] = (connection, driver) => {
+      const version = driver.serverVersion?.(connection);
+      this.telemetry.detectSystem(version);
+      if (version !== undefined) this.connectedDialect ??= detectDialect(version);
+    };
+    this.configuredPrimary = new NodePool(config.primary, 'primary', config, onConnected);
     this.replicas = config.replicas.map((node) => new NodePool(node, 'replica', config, onConnected));
-    this.weights = this.replicas.map(() => 0);
-    this.telemetry = new Telemetry(config, [this.primary, ...this.replicas]);
+    this.nodes = [this.configuredPrimary, ...this.replicas];
+    for (const node of this.nodes) this.byName.set(node.name, node);
+    this.readCandidates = this.nodes.map((node) => {
+      const candidate = new ReadCandidate(node, this);
+      this.candidateOf.set(node, candidate);
+      return candidate;
+    });
+    this.weights = this.readCandidates.map(() => 0);
+    this.telemetry = new Telemetry(config, this.nodes);
+    this.monitor = config.monitor === undefined ? undefined : this.createMonitor(config.monitor);
+  }
+
+  /**
+   * Starts the monitor on first use, not at creation: `createRouter` opens no connection. Resolves
+   * after its first round.
+   */
+  startMonitor(): Promise<void> {
+    this.monitorStarted = true;
+    return this.monitor?.start() ?? Promise.resolve();
+  }
+
+  private createMonitor(monitor: NonNullable<ResolvedConfig['monitor']>): TopologyMonitor {
+    const { config } = this;
+    return new TopologyMonitor({
+      nodes: this.nodes.map((node) => ({ name: node.name, host: node.host, port: node.port })),
+      configuredPrimary: this.configuredPrimary.name,
+      intervalMs: monitor.intervalMs,
+      timeoutMs: monitor.timeoutMs,
+      maxLagMs: config.lag.maxMs,
+      readmitAfterMs: config.lag.readmitAfterMs,
+      heartbeat: config.heartbeat,
+      connect: (node) =>
+        config.driver.connect({
+          ...config.connection,
+          ...(monitor.user === undefined ? {} : { user: monitor.user }),
+          ...(monitor.password === undefined ? {} : { password: monitor.password }),
+          host: node.host,
+          port: node.port,
+          connectTimeout: monitor.timeoutMs,
+        }),
+      logger: config.logger,
+      onChange: (change) => this.telemetry.recordTopologyChange(change),
+    });
+  }
+
+  /**
+   * The node that takes writes now. With the monitor: the one reachable node with `read_only` off.
+   * None (primary down, promotion under way) or two (split brain) fail fast instead of guessing.
+   */
+  get primary(): NodePool {
+    const decision = this.monitor?.primary();
+    if (decision === undefined) return this.configuredPrimary;
+    if (decision.kind === 'primary') return this.byName.get(decision.node) ?? this.configuredPrimary;
+    if (decision.kind === 'split-brain') {
+      const both = decision.nodes.join(' and ');
+      throw new PrimaryUnavailableError(
+        both,
+        `split brain: ${both} are both writable, so writes are stopped rather than sent to both; make all but one read-only`,
+      );
+    }
+    throw new PrimaryUnavailableError(this.configuredPrimary.name, decision.reason);
+  }
+
+  /** Whether `node` may serve reads now: in rotation per the monitor (or a configured replica without one). */
+  readable(node: NodePool): boolean {
+    return this.monitor === undefined ? node.role === 'replica' : this.monitor.inRotation(node.name);
+  }
+
+  /** The servers' dialect, once known (first monitor probe or first pool connect). */
+  dialect(): Dialect | undefined {
+    return this.monitor?.detectedDialect() ?? this.connectedDialect;
+  }
+
+  /** Each node's role, health, lag and rotation as last seen. */
+  topology(): NodeStatus[] {
+    if (this.monitor) return this.monitor.snapshot();
+    const now = Date.now();
+    return this.nodes.map((node) => ({
+      name: node.name,
+      host: node.host,
+      port: node.port,
+      role: node.role,
+      reachable: node.isAvailable(now),
+      lagMs: null,
+      inRotation: node.role === 'replica' && node.isAvailable(now),
+      checkedAt: 0,
+    }));
   }
 
   get closed(): boolean {
@@ -79,9 +185,10 @@ export class Engine {
   pickReplica(exclude?: NodePool): NodePool | undefined {
     // The clock only matters while some breaker is open; skip reading it otherwise.
     let now = 0;
-    for (const replica of this.replicas) if (replica.breaker.retryAt !== 0) now = Date.now();
-    const index = selectWeighted(this.replicas, this.weights, now, exclude);
-    return index < 0 ? undefined : this.replicas[index];
+    for (const node of this.nodes) if (node.breaker.retryAt !== 0) now = Date.now();
+    const skip = exclude === undefined ? undefined : this.candidateOf.get(exclude);
+    const index = selectWeighted(this.readCandidates, this.weights, now, skip);
+    return index < 0 ? undefined : this.readCandidates[index]?.node;
   }
 
   /** The route of a statement on the shared API; throws for session state and refused hints. */
@@ -112,8 +219,10 @@ export class Engine {
     values: unknown,
     options: StatementOptions | undefined,
     allowSessionState: boolean,
+    scope?: ReadYourWrites,
   ): Promise<ResultTuple> {
     if (this.closing !== undefined) throw new RouterClosedError();
+    if (!this.monitorStarted) void this.startMonitor();
     const sql = typeof statement === 'string' ? statement : sqlOf(statement);
     const classification = this.classify(sql);
     const startedAt = performance.now();
@@ -127,15 +236,30 @@ export class Engine {
       this.telemetry.refuseStatement(span, classification.operation, sql, error);
       throw error;
     }
-    let node = route.target === 'primary' ? this.primary : this.pickReplica();
-    if (node === undefined) {
-      if (this.config.whenNoReplica === 'error') {
-        const error = new NoReplicaAvailableError();
-        this.telemetry.refuseStatement(span, classification.operation, sql, error);
-        throw error;
+    if (scope !== undefined && scope.mode !== 'eventual') {
+      return this.consistency.run(
+        kind,
+        statement,
+        values,
+        sql,
+        classification,
+        route,
+        span,
+        startedAt,
+        scope,
+      );
+    }
+    let node: NodePool | undefined;
+    try {
+      node = route.target === 'primary' ? this.primary : this.pickReplica();
+      if (node === undefined) {
+        if (this.config.whenNoReplica === 'error') throw new NoReplicaAvailableError();
+        node = this.primary;
+        route = fallbackRoute(route, 'no healthy replica');
       }
-      node = this.primary;
-      route = fallbackRoute(route, 'no healthy replica');
+    } catch (error) {
+      this.telemetry.refuseStatement(span, classification.operation, sql, error);
+      throw error;
     }
     // The hot path, inline: one promise from the pool (none of our own), one from mysql2.
     let pooled: PooledConnection | undefined;
@@ -183,7 +307,7 @@ export class Engine {
     span: Span,
     startedAt: number,
   ): Promise<ResultTuple> {
-    if (node.role !== 'replica' || !isReplicaFailure(error)) {
+    if (route.target !== 'replica' || !isReplicaFailure(error)) {
       const wrapped = wrapFailure(error, node, classification.target === 'replica');
       this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, wrapped);
       return Promise.reject(wrapped);
@@ -290,12 +414,16 @@ export class Engine {
    */
   async lease(readOnly: boolean, reason: string): Promise<Lease> {
     if (this.closing !== undefined) throw new RouterClosedError();
+    if (!this.monitorStarted) void this.startMonitor();
     const wanted = decideRoute(
       { target: readOnly ? 'replica' : 'primary', reason, sessionState: false, operation: '' },
       undefined,
       'hint',
     );
-    if (!readOnly) return { node: this.primary, connection: await this.primary.acquire(), route: wanted };
+    if (!readOnly) {
+      const primary = this.primary;
+      return { node: primary, connection: await primary.acquire(), route: wanted };
+    }
     let failed: NodePool | undefined;
     let lastError: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -311,17 +439,33 @@ export class Engine {
     }
     if (this.config.whenNoReplica === 'error') throw lastError ?? new NoReplicaAvailableError();
     const route = fallbackRoute(wanted, lastError === undefined ? 'no healthy replica' : 'replica failed');
-    return { node: this.primary, connection: await this.primary.acquire(), route };
+    const primary = this.primary;
+    return { node: primary, connection: await primary.acquire(), route };
   }
 
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.telemetry.shutdown();
-      this.closing = Promise.all([this.primary, ...this.replicas].map((node) => node.close())).then(
+      const monitorStopped = this.monitor?.stop();
+      this.closing = Promise.all([monitorStopped, ...this.nodes.map((node) => node.close())]).then(
         () => undefined,
       );
     }
     return this.closing;
+  }
+}
+
+/** A node as read selection sees it: available while its breaker is closed and it is in rotation. */
+class ReadCandidate {
+  readonly weight: number;
+  constructor(
+    readonly node: NodePool,
+    private readonly engine: Engine,
+  ) {
+    this.weight = node.weight;
+  }
+  isAvailable(now: number): boolean {
+    return this.engine.readable(this.node) && this.node.isAvailable(now);
   }
 }
 

@@ -1,5 +1,6 @@
 export type { Classification, RouteTarget } from './classification.js';
 export { classify } from './classify.js';
+export type { ConsistencyConfig, ConsistencyMode } from './consistency-config.js';
 export type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
 export {
   AcquireTimeoutError,
@@ -22,10 +23,13 @@ export { mysql2Driver } from './mysql2-driver.js';
 export type { NodeRole } from './pool.js';
 export type { ResolvedConfig } from './resolve-config.js';
 export type { Route } from './route.js';
-export { createRouter, type PoolStatus, Router } from './router.js';
+export { createRouter, type PoolStatus, Router, type SessionOptions } from './router.js';
 export type {
   CircuitBreakerConfig,
   ConnectionConfig,
+  HeartbeatOptions,
+  LagOptions,
+  MonitorOptions,
   NodeConfig,
   PoolConfig,
   ReplicaConfig,
@@ -34,6 +38,8 @@ export type {
 export { type Candidate, selectWeighted } from './select.js';
 export { Session } from './session.js';
 export type { Queryable, ResultTuple, RouterQueryOptions, Statement, StatementOptions } from './statement.js';
+export type { NodeStatus, TopologyChange, TopologyLogger } from './topology/monitor.js';
+export type { OutOfRotationReason } from './topology/rotation.js';
 export {
   type IsolationLevel,
   Transaction,

@@ -48,6 +48,11 @@ export class ReadYourWrites {
     this.required = this.required === undefined ? position : merge(this.required, position);
   }
 
+  /** A write committed but its position could not be learned: only the primary is sure to have it. */
+  lostTrack(): void {
+    this.untrusted = true;
+  }
+
   /**
    * The token to hand to the next request (cookie / header), or undefined when the session has nothing
    * to require. An untrusted session that wrote hands on only what it knows it wrote.

@@ -1,11 +1,11 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
-import type { ConsistencyMode } from './consistency-config.js';
 import { createTokenCodec, type TokenCodec } from './consistency/token.js';
+import type { ConsistencyMode } from './consistency-config.js';
 import type { Driver } from './driver.js';
-import type { TopologyLogger } from './topology/monitor.js';
 import { InvalidOptionError } from './errors.js';
 import { mysql2Driver } from './mysql2-driver.js';
 import type { ConnectionConfig, RouterConfig } from './router-config.js';
+import type { TopologyLogger } from './topology/monitor.js';
 
 export interface ResolvedNode {
   readonly name: string;
@@ -47,7 +47,11 @@ export interface ResolvedConfig {
   readonly monitor: ResolvedMonitor | undefined;
   readonly lag: { readonly maxMs: number; readonly readmitAfterMs: number };
   readonly heartbeat: ResolvedHeartbeat | undefined;
-  readonly consistency: { readonly mode: ConsistencyMode; readonly waitMs: number; readonly codec: TokenCodec };
+  readonly consistency: {
+    readonly mode: ConsistencyMode;
+    readonly waitMs: number;
+    readonly codec: TokenCodec;
+  };
   readonly logger: TopologyLogger;
 }
 
@@ -312,11 +316,17 @@ function resolveHeartbeat(value: unknown, database: string | undefined): Resolve
   const heartbeat = bag(value, 'heartbeat');
   rejectUnknown(heartbeat, HEARTBEAT_KEYS, 'heartbeat');
   const schema = optionalString(heartbeat.schema, 'heartbeat.schema') ?? database;
+  // Without a database to put it in, an unconfigured heartbeat is simply off (lag from Seconds_Behind_Master).
+  if (schema === undefined && value === undefined) return undefined;
   if (schema === undefined) {
-    throw new InvalidOptionError('heartbeat.schema', 'required when connection.database is not set (or pass heartbeat: false)');
+    throw new InvalidOptionError(
+      'heartbeat.schema',
+      'required when connection.database is not set (or pass heartbeat: false)',
+    );
   }
   const create = heartbeat.create ?? true;
-  if (typeof create !== 'boolean') throw new InvalidOptionError('heartbeat.create', `expected a boolean, got ${describe(create)}`);
+  if (typeof create !== 'boolean')
+    throw new InvalidOptionError('heartbeat.create', `expected a boolean, got ${describe(create)}`);
   return Object.freeze({
     schema,
     table: optionalString(heartbeat.table, 'heartbeat.table') ?? 'rwsplit_heartbeat',
@@ -334,7 +344,10 @@ function resolveConsistency(value: unknown): ResolvedConfig['consistency'] {
   try {
     codec = createTokenCodec(given.secret === undefined ? {} : { secret: given.secret as string });
   } catch (error) {
-    throw new InvalidOptionError('consistency.secret', error instanceof Error ? error.message : String(error));
+    throw new InvalidOptionError(
+      'consistency.secret',
+      error instanceof Error ? error.message : String(error),
+    );
   }
   return Object.freeze({ mode, waitMs: integer(given.waitMs, 'consistency.waitMs', 50, 0), codec });
 }

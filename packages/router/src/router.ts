@@ -1,11 +1,26 @@
 import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
+import type { ConsistencyMode } from './consistency-config.js';
 import { Engine } from './engine.js';
 import type { NodeRole } from './pool.js';
+import { ReadYourWrites } from './read-your-writes.js';
 import { type ResolvedConfig, resolveConfig } from './resolve-config.js';
 import type { RouterConfig } from './router-config.js';
 import { Session } from './session.js';
 import type { Queryable, ResultTuple, Statement, StatementOptions } from './statement.js';
+import type { NodeStatus } from './topology/monitor.js';
 import { runTransaction, type TransactionCallback, type TransactionOptions } from './transaction.js';
+
+/** How a session starts. */
+export interface SessionOptions {
+  /**
+   * A consistency token from an earlier request (`session.token()`, carried in a cookie or header): the
+   * session's reads see everything written before it was issued. A corrupt or forged token is never an
+   * error: the session then reads from the primary.
+   */
+  readonly token?: string | undefined;
+  /** Overrides the router's consistency for this session. */
+  readonly consistency?: ConsistencyMode;
+}
 
 /** A node's pool, as `router.pools()` reports it. */
 export interface PoolStatus {
@@ -37,10 +52,28 @@ export class Router implements Queryable {
   readonly config: ResolvedConfig;
   private readonly engine: Engine;
 
+  /** Router-level statements under `consistency: 'strong'` read from the primary; otherwise unset. */
+  private readonly strongScope: ReadYourWrites | undefined;
+
   /** @internal Use `createRouter`. */
   constructor(options: RouterConfig) {
     this.config = resolveConfig(options);
     this.engine = new Engine(this.config);
+    const { mode, codec } = this.config.consistency;
+    this.strongScope = mode === 'strong' ? new ReadYourWrites('strong', codec, undefined) : undefined;
+  }
+
+  /**
+   * Resolves once the topology monitor has probed every node (roles, lag, positions known). Statements
+   * work before that, on the configured roles; await this where the first reads must already be lag-aware.
+   */
+  ready(): Promise<void> {
+    return this.engine.startMonitor();
+  }
+
+  /** Each node as the monitor last saw it: role, reachable, lag, in rotation and why not. */
+  topology(): NodeStatus[] {
+    return this.engine.topology();
   }
 
   get closed(): boolean {
@@ -52,7 +85,9 @@ export class Router implements Queryable {
     values?: QueryValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
-    return this.engine.run('query', statement, values, options, false) as Promise<ResultTuple<T>>;
+    return this.engine.run('query', statement, values, options, false, this.strongScope) as Promise<
+      ResultTuple<T>
+    >;
   }
 
   execute<T extends QueryResult = QueryResult>(
@@ -60,12 +95,15 @@ export class Router implements Queryable {
     values?: ExecuteValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
-    return this.engine.run('execute', statement, values, options, false) as Promise<ResultTuple<T>>;
+    return this.engine.run('execute', statement, values, options, false, this.strongScope) as Promise<
+      ResultTuple<T>
+    >;
   }
 
   /** A new session (see `Session`): routes like the router until a statement with session state pins it. */
-  session(): Session {
-    return new Session(this.engine);
+  session(options: SessionOptions = {}): Session {
+    const { mode, codec } = this.config.consistency;
+    return new Session(this.engine, new ReadYourWrites(options.consistency ?? mode, codec, options.token));
   }
 
   /**
@@ -92,7 +130,7 @@ export class Router implements Queryable {
   /** Each node's pool: connections idle, in use, callers waiting, health. */
   pools(): PoolStatus[] {
     const now = Date.now();
-    return [this.engine.primary, ...this.engine.replicas].map((node) => ({
+    return this.engine.nodes.map((node) => ({
       name: node.name,
       role: node.role,
       host: node.host,

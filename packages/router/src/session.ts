@@ -2,6 +2,7 @@ import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
 import type { Classification } from './classification.js';
 import type { Engine, Lease } from './engine.js';
 import { InvalidArgumentError, SessionReleasedError } from './errors.js';
+import type { ReadYourWrites } from './read-your-writes.js';
 import {
   type ResultTuple,
   type Statement,
@@ -9,9 +10,21 @@ import {
   type StatementOptions,
   sqlOf,
 } from './statement.js';
-import { runTransaction, type TransactionCallback, type TransactionOptions } from './transaction.js';
+import {
+  type AfterCommit,
+  runTransaction,
+  type TransactionCallback,
+  type TransactionOptions,
+} from './transaction.js';
 
 const PIN_REASON = 'session pinned';
+// What recordCommit needs to know about a COMMIT: it may have committed (no session state left behind).
+const COMMIT: Classification = {
+  target: 'primary',
+  reason: 'transaction control',
+  sessionState: false,
+  operation: 'COMMIT',
+};
 // Transaction control leaves no state behind once the transaction is over.
 const TRANSACTION_CONTROL: ReadonlySet<string> = new Set([
   'BEGIN',
@@ -55,8 +68,24 @@ export class Session {
   /** A `session.transaction()` is running on the pinned connection. */
   private inTransaction = false;
 
-  /** @internal Sessions come from `db.session()` and `db.getConnection()`. */
-  constructor(protected readonly engine: Engine) {}
+  /**
+   * @internal Sessions come from `db.session()` and `db.getConnection()`. `scope` carries the session's
+   * consistency: what its reads must see, and the positions its writes produce.
+   */
+  constructor(
+    protected readonly engine: Engine,
+    protected readonly scope?: ReadYourWrites,
+  ) {}
+
+  /**
+   * The consistency token: an opaque string holding the position of everything this session (and the
+   * token it was resumed from) wrote. Hand it to the next request, on this app server or another, as
+   * `db.session({ token })`, and its reads will see those writes. Undefined while there is nothing to
+   * require.
+   */
+  token(): string | undefined {
+    return this.scope?.token();
+  }
 
   /** True once the session holds a primary connection. */
   get pinned(): boolean {
@@ -91,7 +120,8 @@ export class Session {
   async transaction<T>(fn: TransactionCallback<T>, options?: TransactionOptions): Promise<T> {
     if (this.released) throw new SessionReleasedError();
     const lease = this.lease;
-    if (lease === undefined) return runTransaction(this.engine, fn, options);
+    const afterCommit = this.afterCommit;
+    if (lease === undefined) return runTransaction(this.engine, fn, options, undefined, afterCommit);
     if (this.inTransaction) {
       throw new InvalidArgumentError(
         'A transaction is already running on this session; nest it with tx.transaction() instead',
@@ -99,7 +129,7 @@ export class Session {
     }
     this.inTransaction = true;
     try {
-      return await runTransaction(this.engine, fn, options, lease);
+      return await runTransaction(this.engine, fn, options, lease, afterCommit);
     } finally {
       this.inTransaction = false;
     }
@@ -131,6 +161,8 @@ export class Session {
       node.discard(connection);
       return;
     }
+    // A reset also drops the connection's GTID tracking.
+    this.engine.consistency.forgetTracking(connection.connection);
     this.resetting = reset.call(connection.connection).then(
       () => node.release(connection),
       () => node.discard(connection),
@@ -145,6 +177,17 @@ export class Session {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.end();
+  }
+
+  /** Records the position a COMMIT of this session's transaction produced. */
+  private get afterCommit(): AfterCommit | undefined {
+    const scope = this.scope;
+    if (scope === undefined) return undefined;
+    return async (result, lease) => {
+      if (await this.engine.consistency.recordCommit(lease.connection.connection, result, COMMIT, scope)) {
+        lease.connection.broken = true;
+      }
+    };
   }
 
   /** The one path every statement of the session takes (see the class comment). */
@@ -164,7 +207,7 @@ export class Session {
         return Promise.reject(error);
       }
       if (!this.engine.classify(sql).sessionState)
-        return this.engine.run(kind, statement, values, options, true);
+        return this.engine.run(kind, statement, values, options, true, this.scope);
     }
     return this.runPinned(kind, statement, values, options);
   }
@@ -181,7 +224,19 @@ export class Session {
     this.engine.routeUnpinned(statement, options, classification);
     const lease = await this.pinnedLease();
     this.track(classification, sql);
-    return this.engine.runOn(lease, kind, statement, values, sql, classification, undefined);
+    const result = await this.engine.runOn(lease, kind, statement, values, sql, classification, undefined);
+    if (
+      this.scope !== undefined &&
+      (await this.engine.consistency.recordCommit(
+        lease.connection.connection,
+        result,
+        classification,
+        this.scope,
+      ))
+    ) {
+      lease.connection.broken = true;
+    }
+    return result;
   }
 
   private pinnedLease(): Promise<Lease> {

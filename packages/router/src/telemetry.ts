@@ -18,6 +18,7 @@ import { RwsplitError } from './errors.js';
 import type { NodePool } from './pool.js';
 import type { ResolvedConfig } from './resolve-config.js';
 import type { Route } from './route.js';
+import type { TopologyChange } from './topology/monitor.js';
 
 /**
  * OpenTelemetry through the API package only, with the current database semantic conventions.
@@ -58,6 +59,7 @@ export class Telemetry {
   private readonly duration: Histogram;
   private readonly decisions: Counter;
   private readonly connectionCount: ObservableUpDownCounter;
+  private readonly topologyChanges: Counter;
   private readonly namespace: string | undefined;
   private readonly queryText: boolean;
   private system: DbSystem;
@@ -91,6 +93,24 @@ export class Telemetry {
       unit: '{connection}',
     });
     this.connectionCount.addCallback(this.observe);
+    this.topologyChanges = this.meter.createCounter('rwsplit.topology.changes', {
+      description: 'Replicas leaving or re-entering rotation, and changes of the write target.',
+      unit: '{change}',
+    });
+  }
+
+  /** A replica left or re-entered rotation, or the primary changed: a metric point and a span event. */
+  recordTopologyChange(change: TopologyChange): void {
+    const attributes: Attributes = {
+      'rwsplit.change': change.kind === 'primary' ? 'primary' : change.inRotation ? 'in' : 'out',
+      'rwsplit.node': change.node,
+      ...(change.reason === undefined ? {} : { 'rwsplit.reason': change.reason }),
+    };
+    this.topologyChanges.add(1, attributes);
+    // There is no request in flight to attach it to: a short span of its own carries the event.
+    const span = this.tracer.startSpan('rwsplit.topology', { kind: SpanKind.INTERNAL, attributes });
+    span.addEvent(`rwsplit.topology.${attributes['rwsplit.change']}`, attributes);
+    span.end();
   }
 
   get dbSystem(): DbSystem {

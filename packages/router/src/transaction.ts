@@ -169,6 +169,9 @@ function checkOptions(options: TransactionOptions | undefined): {
   return isolationLevel === undefined ? { readOnly } : { readOnly, isolationLevel };
 }
 
+/** Called with the COMMIT's result (a session records the GTID it produced). */
+export type AfterCommit = (result: ResultTuple, lease: Lease) => Promise<void>;
+
 /**
  * Runs `fn` as one transaction on one connection: SET TRANSACTION ISOLATION LEVEL (if asked),
  * START TRANSACTION [READ ONLY], then COMMIT when `fn` resolves or ROLLBACK when it throws. The
@@ -180,6 +183,7 @@ export async function runTransaction<T>(
   fn: TransactionCallback<T>,
   options: TransactionOptions | undefined,
   held?: Lease,
+  afterCommit?: AfterCommit,
 ): Promise<T> {
   const { readOnly, isolationLevel } = checkOptions(options);
   if (typeof fn !== 'function')
@@ -201,7 +205,8 @@ export async function runTransaction<T>(
       throw error;
     }
     tx.end();
-    await commit(tx, lease);
+    const committed = await commit(tx, lease);
+    if (afterCommit !== undefined && !readOnly) await afterCommit(committed, lease);
     return result;
   } catch (error) {
     failure = error;
@@ -226,9 +231,9 @@ async function begin(tx: Transaction, lease: Lease, readOnly: boolean, isolation
   }
 }
 
-async function commit(tx: Transaction, lease: Lease): Promise<void> {
+async function commit(tx: Transaction, lease: Lease): Promise<ResultTuple> {
   try {
-    await tx.control('COMMIT');
+    return await tx.control('COMMIT');
   } catch (error) {
     if (error instanceof QueryFailedError || isConnectionFailure(error)) {
       lease.connection.broken = true;

@@ -153,6 +153,7 @@ describe('createRouter options', () => {
       connection: { user: 'app', database: 'notes' },
       pool: { connectTimeoutMs: 1234 },
       driver,
+      monitor: false,
     });
     await router.query('INSERT INTO t VALUES (1)');
     expect(driver.connectOptions[0]).toEqual({

@@ -20,6 +20,10 @@ export function rig(options: Partial<RouterConfig> & { replicaCount?: number } =
     primary: { host: 'p', name: 'primary' },
     replicas,
     driver,
+    // Static roles and no GTID bookkeeping: these tests are about routing, pooling and pinning over
+    // fakes; the monitor and read-your-writes are tested against real servers.
+    monitor: false,
+    consistency: 'eventual',
     ...rest,
   });
   return {

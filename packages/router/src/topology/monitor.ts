@@ -1,3 +1,4 @@
+import { isConnectionFailure } from '../connection-failure.js';
 import { formatPosition, type GtidPosition } from '../consistency/position.js';
 import type {
   Dialect,
@@ -74,7 +75,8 @@ export interface NodeStatus {
 interface NodeProbe {
   readonly reachable: boolean;
   readonly readOnly: boolean;
-  readonly replica: ReplicaState | undefined;
+  /** `unknown`: the monitor's account may not read replication status (no REPLICA MONITOR grant). */
+  readonly replica: ReplicaState | undefined | 'unknown';
   readonly heartbeatLagMs: number | null | undefined;
   readonly position: GtidPosition | undefined;
   readonly error?: string;
@@ -105,6 +107,7 @@ export class TopologyMonitor {
   private round: Promise<void> | undefined;
   private stopped = false;
   private firstRound: Promise<void> | undefined;
+  private warnedStatus = false;
 
   constructor(private readonly config: MonitorConfig) {
     this.records = config.nodes.map((node) => ({
@@ -230,7 +233,7 @@ export class TopologyMonitor {
     const connection = await this.connection(record);
     const dialect = this.dialect as Dialect;
     const role = await run(connection, dialect.role);
-    const replica = await run(connection, dialect.replicaStatus);
+    const replica = await this.replicaStatus(connection, dialect);
     const position = await run(connection, dialect.appliedPosition);
     let heartbeatLagMs: number | null | undefined;
     if (this.heartbeat && writeHeartbeat && !role.readOnly) {
@@ -238,11 +241,35 @@ export class TopologyMonitor {
         await exec(connection, this.heartbeat.createTable);
       await exec(connection, this.heartbeat.upsert(this.config.heartbeat?.writerId ?? 1));
       this.heartbeatReady = true;
-    } else if (this.heartbeat && replica) {
+    } else if (this.heartbeat && replica !== undefined) {
       // Before the table exists (or replicates), fall back to Seconds_Behind_Master.
       heartbeatLagMs = await run(connection, this.heartbeat.lag).catch(() => undefined);
     }
     return { reachable: true, readOnly: role.readOnly, replica, heartbeatLagMs, position };
+  }
+
+  /**
+   * Replication status, or `unknown` when the server refuses it (the account lacks REPLICA MONITOR /
+   * REPLICATION CLIENT): then the heartbeat alone tells whether a replica is current. A lost
+   * connection is still a failed probe.
+   */
+  private async replicaStatus(
+    connection: DriverConnection,
+    dialect: Dialect,
+  ): Promise<ReplicaState | undefined | 'unknown'> {
+    try {
+      return await run(connection, dialect.replicaStatus);
+    } catch (error) {
+      if (isConnectionFailure(error)) throw error;
+      if (!this.warnedStatus) {
+        this.warnedStatus = true;
+        this.config.logger.warn(
+          'rwsplit: the monitor cannot read replication status; lag comes from the heartbeat only (grant REPLICA MONITOR or REPLICATION CLIENT to the monitor user)',
+          { error: error instanceof Error ? error.message : String(error) },
+        );
+      }
+      return 'unknown';
+    }
   }
 
   private async connection(record: NodeRecord): Promise<DriverConnection> {
@@ -321,13 +348,20 @@ export class TopologyMonitor {
 function replicaProbe(probe: NodeProbe): ReplicaProbe {
   if (!probe.reachable) return { reachable: false, error: probe.error ?? 'unreachable' };
   const replica = probe.replica;
+  const heartbeat = typeof probe.heartbeatLagMs === 'number' ? probe.heartbeatLagMs : undefined;
+  if (replica === 'unknown') {
+    // Without replication status, a read-only node with a fresh heartbeat is a working replica.
+    return {
+      reachable: true,
+      readOnly: probe.readOnly,
+      replicating: heartbeat === undefined ? undefined : true,
+      lagMs: heartbeat ?? null,
+    };
+  }
   const replicating = replica === undefined ? undefined : replica.ioRunning && replica.sqlRunning;
   const lagMs =
-    typeof probe.heartbeatLagMs === 'number'
-      ? probe.heartbeatLagMs
-      : replica?.secondsBehind === null || replica === undefined
-        ? null
-        : replica.secondsBehind * 1000;
+    heartbeat ??
+    (replica?.secondsBehind === null || replica === undefined ? null : replica.secondsBehind * 1000);
   return { reachable: true, readOnly: probe.readOnly, replicating, lagMs };
 }
 
