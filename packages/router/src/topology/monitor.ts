@@ -304,10 +304,14 @@ export class TopologyMonitor {
       })),
     );
     this.changePrimary(decision);
+    // With no primary to replicate from, every replica's IO thread is down and its heartbeat ages: keep
+    // serving reads from those still applying, judged by the lag they had when the primary was lost.
+    const primaryLost = decision.kind === 'none';
     for (const record of this.records) {
       if (!record.probe) continue;
       const before = record.rotation;
-      record.rotation = nextRotation(before, replicaProbe(record.probe), now, policy);
+      const probe = replicaProbe(record.probe, primaryLost ? (before?.lagMs ?? null) : undefined);
+      record.rotation = nextRotation(before, probe, now, policy);
       const wasIn = before?.inRotation ?? true;
       if (wasIn !== record.rotation.inRotation && !this.isPrimary(record.node.name)) {
         const change = {
@@ -345,9 +349,22 @@ export class TopologyMonitor {
   }
 }
 
-function replicaProbe(probe: NodeProbe): ReplicaProbe {
+/**
+ * One probe as the rotation rules see it. `lagBeforeLoss` is set while no primary is reachable: then a
+ * replica whose applier still runs counts as replicating, with the lag it had before the loss.
+ */
+function replicaProbe(probe: NodeProbe, lagBeforeLoss?: number | null): ReplicaProbe {
   if (!probe.reachable) return { reachable: false, error: probe.error ?? 'unreachable' };
   const replica = probe.replica;
+  if (lagBeforeLoss !== undefined) {
+    const applying = replica === 'unknown' ? true : replica !== undefined && replica.sqlRunning;
+    return {
+      reachable: true,
+      readOnly: probe.readOnly,
+      replicating: replica === undefined ? undefined : applying,
+      lagMs: lagBeforeLoss,
+    };
+  }
   const heartbeat = typeof probe.heartbeatLagMs === 'number' ? probe.heartbeatLagMs : undefined;
   if (replica === 'unknown') {
     // Without replication status, a read-only node with a fresh heartbeat is a working replica.
