@@ -89,7 +89,7 @@ export function markdown(rows: readonly OverheadRow[], note: string): string {
   return `${lines.join('\n')}\n\n${note}\n`;
 }
 
-export async function run(): Promise<OverheadRow[]> {
+export async function run(): Promise<{ title: string; markdown: string; rows: OverheadRow[] }> {
   const durationMs = envInt('BENCH_DURATION_MS', 3_000);
   const warmupMs = envInt('BENCH_WARMUP_MS', 1_000);
   const rounds = envInt('BENCH_ROUNDS', 5);
@@ -130,7 +130,9 @@ export async function run(): Promise<OverheadRow[]> {
       replicas: [{ host: replica.host, port: replica.port, name: replica.name }],
       connection: { user, password, database },
       pool: { max: poolSize },
+      monitor: { ...cluster.credentials.monitor },
     });
+    await router.ready();
     contenders.push({
       name: '@rwsplit/router',
       select: (id) => router.query(SQL, [id]),
@@ -160,8 +162,9 @@ export async function run(): Promise<OverheadRow[]> {
       return { contender: c.name, opsPerSecond, rounds, ratio: opsPerSecond / raw, cpuMicrosPerOp };
     });
     const note = `Same MariaDB replica, ${concurrency} concurrent callers, ${poolSize} connections per pool, ${rounds} rounds of ${durationMs} ms after ${warmupMs} ms warm-up; Node ${process.version}, no OpenTelemetry SDK.`;
-    console.log(markdown(rows, note));
-    return rows;
+    const table = markdown(rows, note);
+    console.log(table);
+    return { title: 'Router overhead: point selects vs raw mysql2', markdown: table, rows };
   } finally {
     for (const contender of contenders) await contender.close().catch(() => {});
     await cluster.stop();

@@ -11,6 +11,8 @@ interface BenchResult {
 const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
   classify: () => import('./classify.bench.js'),
   'cluster-start': () => import('./cluster-start.bench.js'),
+  'router-overhead': () => import('./router-overhead.bench.js'),
+  consistency: () => import('./consistency.bench.js'),
 };
 
 const only = process.argv.slice(2);
