@@ -177,17 +177,9 @@ export class ConsistentRunner {
     let node: NodePool | undefined;
     try {
       node = engine.primary;
-      const pooled = await node.acquire();
-      try {
-        const result = await execute(pooled.connection, kind, statement, values);
-        node.release(pooled);
-        engine.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
-        return result;
-      } catch (error) {
-        if (isConnectionFailure(error)) pooled.broken = true;
-        node.release(pooled);
-        throw error;
-      }
+      const result = await engine.runOnce(node, kind, statement, values);
+      engine.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
+      return result;
     } catch (error) {
       const wrapped = node === undefined ? error : wrapFailure(error, node, true);
       engine.telemetry.refuseStatement(span, classification.operation, sql, wrapped);

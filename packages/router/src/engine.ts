@@ -351,7 +351,8 @@ export class Engine {
     }
   }
 
-  private async runOnce(
+  /** One statement on a connection of `node`, released (or destroyed if it broke) whatever happens. */
+  async runOnce(
     node: NodePool,
     kind: StatementKind,
     statement: Statement,

@@ -357,7 +357,7 @@ function replicaProbe(probe: NodeProbe, lagBeforeLoss?: number | null): ReplicaP
   if (!probe.reachable) return { reachable: false, error: probe.error ?? 'unreachable' };
   const replica = probe.replica;
   if (lagBeforeLoss !== undefined) {
-    const applying = replica === 'unknown' ? true : replica !== undefined && replica.sqlRunning;
+    const applying = replica === 'unknown' ? true : replica?.sqlRunning === true;
     return {
       reachable: true,
       readOnly: probe.readOnly,
