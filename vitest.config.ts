@@ -1,12 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources through the "source" export condition,
-// so tests never need a build step.
-const resolve = { conditions: ['source', 'import', 'node', 'default'] };
+// so tests never need a build step. Only added to Vite's defaults: listing 'import' here would make
+// CommonJS dependencies (Express's require() calls) resolve to ESM files.
+const conditions = ['source', 'module', 'node', 'development|production'];
 
 export default defineConfig({
-  resolve,
-  ssr: { resolve: { conditions: resolve.conditions, externalConditions: ['source'] } },
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['source'] } },
   test: {
     projects: [
       {

@@ -80,8 +80,9 @@ function appendSetCookie(res: ServerResponse, cookie: string): void {
 }
 
 /**
- * The middleware. The token is opaque, versioned and validated: a missing, corrupt or forged token makes
- * the session read from the primary until it writes (never an error page).
+ * The middleware. The token is opaque, versioned and validated. No token means the client wrote nothing
+ * recently: reads go to replicas. A corrupt or forged token makes the request's reads go to the primary
+ * (never an error page).
  */
 export function rwsplitMiddleware(
   db: Router,
