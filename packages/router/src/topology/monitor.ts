@@ -108,6 +108,8 @@ export class TopologyMonitor {
   private stopped = false;
   private firstRound: Promise<void> | undefined;
   private warnedStatus = false;
+  /** Names of the replicas that may serve reads now: read on every statement, so kept ready-made. */
+  private readable = new Set<string>();
 
   constructor(private readonly config: MonitorConfig) {
     this.records = config.nodes.map((node) => ({
@@ -119,6 +121,7 @@ export class TopologyMonitor {
     }));
     // Until the first probe, trust the configuration.
     this.decision = { kind: 'primary', node: config.configuredPrimary };
+    this.refreshReadable();
   }
 
   /** Starts polling; the promise resolves after the first round (every node probed once). */
@@ -141,10 +144,19 @@ export class TopologyMonitor {
 
   /** Whether a replica may serve reads now. Before its first probe, a configured replica may. */
   inRotation(name: string): boolean {
-    const record = this.records.find((r) => r.node.name === name);
-    if (!record) return false;
-    if (record.rotation === undefined) return record.probe === undefined && !this.isPrimary(name);
-    return record.rotation.inRotation && !this.isPrimary(name);
+    return this.readable.has(name);
+  }
+
+  /** Recomputes the set `inRotation` answers from, after every decision (not on every read). */
+  private refreshReadable(): void {
+    const readable = new Set<string>();
+    for (const record of this.records) {
+      const name = record.node.name;
+      if (this.isPrimary(name)) continue;
+      const good = record.rotation === undefined ? record.probe === undefined : record.rotation.inRotation;
+      if (good) readable.add(name);
+    }
+    this.readable = readable;
   }
 
   /** The GTID position the node had applied at its last probe. */
@@ -327,6 +339,7 @@ export class TopologyMonitor {
         this.config.onChange(change);
       }
     }
+    this.refreshReadable();
   }
 
   private changePrimary(decision: PrimaryDecision): void {
