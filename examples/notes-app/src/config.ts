@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/** A `host:port` address as @rwsplit/cluster passes it (DB_PRIMARY, each entry of DB_REPLICAS). */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Everything the app reads from its environment, validated once at start. */
+export interface AppConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Name of this app server (`server-1`), logged with every line. */
+  readonly serverName: string;
+  readonly primary: Address;
+  readonly replicas: readonly Address[];
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+  readonly monitorUser: string;
+  readonly monitorPassword: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const address = z.string().transform((value, ctx): Address => {
+  const match = /^(.+):(\d{1,5})$/.exec(value.trim());
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match?.[1] || port < 1 || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port, got "${value}"` });
+    return z.NEVER;
+  }
+  return { host: match[1], port };
+});
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  SERVER_NAME: z.string().min(1).default('server-1'),
+  DB_PRIMARY: z.string().default('127.0.0.1:3306').pipe(address),
+  DB_REPLICAS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
+    .pipe(z.array(address)),
+  DB_NAME: z.string().min(1).default('notes'),
+  DB_USER: z.string().min(1).default('app'),
+  DB_PASSWORD: z.string().default(''),
+  DB_MONITOR_USER: z.string().optional(),
+  DB_MONITOR_PASSWORD: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Thrown when the environment is invalid; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the environment. Unset variables take their defaults; empty strings count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(env)'}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    serverName: e.SERVER_NAME,
+    primary: e.DB_PRIMARY,
+    replicas: e.DB_REPLICAS,
+    database: e.DB_NAME,
+    user: e.DB_USER,
+    password: e.DB_PASSWORD,
+    monitorUser: e.DB_MONITOR_USER ?? e.DB_USER,
+    monitorPassword: e.DB_MONITOR_PASSWORD ?? e.DB_PASSWORD,
+    logLevel: e.LOG_LEVEL,
+  };
+}

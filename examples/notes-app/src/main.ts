@@ -1,0 +1,52 @@
+import { createServer } from 'node:http';
+import { createRouter } from '@rwsplit/router';
+import { pino } from 'pino';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { Readiness } from './readiness.js';
+import { migrate } from './schema.js';
+import { gracefulShutdown } from './shutdown.js';
+
+function config() {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`notes-app: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+const cfg = config();
+const logger = pino({ level: cfg.logLevel, base: { server: cfg.serverName } });
+
+const db = createRouter({
+  primary: { ...cfg.primary, name: 'db-primary' },
+  replicas: cfg.replicas.map((replica, index) => ({ ...replica, name: `db-replica-${index + 1}` })),
+  connection: { user: cfg.user, password: cfg.password, database: cfg.database },
+  monitor: { user: cfg.monitorUser, password: cfg.monitorPassword },
+});
+
+const readiness = new Readiness();
+const server = createServer(createApp({ db, logger, readiness }));
+// Longer than Nginx's upstream keepalive_timeout (30 s), so Nginx, not the app, closes idle connections
+// and never sends a request on a connection the app is closing.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+
+const shutdown = gracefulShutdown({ server, readiness, logger, closeDb: () => db.close() });
+process.once('SIGTERM', (signal) => void shutdown(signal));
+process.once('SIGINT', (signal) => void shutdown(signal));
+
+try {
+  await migrate(db);
+  await db.ready();
+} catch (error) {
+  logger.fatal({ err: error }, 'database not usable at start');
+  await db.close();
+  process.exit(1);
+}
+
+server.listen(cfg.port, cfg.host, () => {
+  logger.info({ host: cfg.host, port: cfg.port, primary: cfg.primary, replicas: cfg.replicas }, 'listening');
+});

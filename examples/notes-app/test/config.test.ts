@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('fills every variable with its default', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 3000,
+      primary: { host: '127.0.0.1', port: 3306 },
+    });
+    expect(config.replicas).toEqual([]);
+    expect(config.monitorUser).toBe(config.user);
+  });
+
+  it('reads the variables @rwsplit/cluster passes', () => {
+    const config = loadConfig({
+      HOST: '127.1.2.11',
+      PORT: '3100',
+      SERVER_NAME: 'server-2',
+      DB_PRIMARY: '127.1.2.21:3306',
+      DB_REPLICAS: '127.1.2.22:3306, 127.1.2.23:3307',
+      DB_NAME: 'notes',
+      DB_USER: 'app',
+      DB_PASSWORD: 'secret',
+      DB_MONITOR_USER: 'monitor',
+      DB_MONITOR_PASSWORD: 'm',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config.replicas).toEqual([
+      { host: '127.1.2.22', port: 3306 },
+      { host: '127.1.2.23', port: 3307 },
+    ]);
+    expect(config).toMatchObject({
+      port: 3100,
+      serverName: 'server-2',
+      monitorUser: 'monitor',
+      logLevel: 'warn',
+    });
+  });
+
+  it('treats an empty DB_REPLICAS as no replicas', () => {
+    expect(loadConfig({ DB_REPLICAS: '' }).replicas).toEqual([]);
+  });
+
+  it('names every invalid variable in one message', () => {
+    const attempt = () =>
+      loadConfig({ PORT: 'eighty', DB_REPLICAS: '127.0.0.1:3306,nope', LOG_LEVEL: 'loud' });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/PORT/);
+    expect(attempt).toThrow(/DB_REPLICAS\.1: expected host:port, got "nope"/);
+    expect(attempt).toThrow(/LOG_LEVEL/);
+  });
+
+  it('refuses a primary without a valid port', () => {
+    expect(() => loadConfig({ DB_PRIMARY: 'db:99999' })).toThrow(/DB_PRIMARY: expected host:port/);
+  });
+});
