@@ -10,15 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-// binary → Debian package that provides it. The harness runs these as real processes.
-const SYSTEM_BINARIES = {
-  mariadbd: 'mariadb-server',
-  'mariadb-install-db': 'mariadb-server',
-  mariadb: 'mariadb-client',
-  haproxy: 'haproxy',
-  nginx: 'nginx',
-  openssl: 'openssl',
-};
+// binary → Debian package that provides it; the harness reads the same file to name the package to install.
+const SYSTEM_BINARIES = JSON.parse(readFileSync(join(root, 'scripts', 'system-packages.json'), 'utf8'));
 const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
 function fail(message) {

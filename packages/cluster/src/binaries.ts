@@ -1,18 +1,14 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ClusterError } from './errors.js';
 
 // Debian puts daemons in sbin, which is not on a normal user's PATH.
 const EXTRA_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
-const PACKAGE_OF: Record<string, string> = {
-  mariadbd: 'mariadb-server',
-  'mariadb-install-db': 'mariadb-server',
-  haproxy: 'haproxy',
-  nginx: 'nginx',
-  openssl: 'openssl',
-  setpriv: 'util-linux',
-};
+// The one binary → Debian package list, shared with the set-up script that installs them.
+const PACKAGE_OF = JSON.parse(
+  readFileSync(new URL('../../../scripts/system-packages.json', import.meta.url), 'utf8'),
+) as Record<string, string>;
 
 const found = new Map<string, string>();
 
