@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, rmSync } from 'node:fs';
-import { ClusterError, liveProcesses, startCluster } from '@rwsplit/cluster';
+import { ClusterError, ECHO_APP, liveProcesses, startCluster } from '@rwsplit/cluster';
 import { describe, expect, it } from 'vitest';
 import { fetchText } from '../support/https.js';
 import { processesUsing } from '../support/processes.js';
@@ -134,6 +134,7 @@ describe('active-passive', () => {
       replicas: 0,
       mode: 'active-passive',
       balance: 'leastconn',
+      app: ECHO_APP,
     });
     try {
       const get = () => fetchText(`${cluster.lb.httpsUrl}/`, { ca: cluster.lb.certificatePem });

@@ -1,11 +1,11 @@
-import { type Cluster, startCluster } from '@rwsplit/cluster';
+import { type Cluster, ECHO_APP, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchText } from '../support/https.js';
 
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 2, replicas: 0 });
+  cluster = await startCluster({ servers: 2, replicas: 0, app: ECHO_APP });
 });
 
 afterAll(async () => {

@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import type { Router as DbRouter } from '@rwsplit/router';
 import { rwsplitMiddleware } from '@rwsplit/router/express';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { LagHistory } from './dashboard/lag-history.js';
 import { DB_NODE_HEADER, nodeName } from './db-node.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { AppMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { notesRouter } from './routes/notes.js';
+import { statusRouter } from './routes/status.js';
+
+/** The dashboard's files. Behind the stack Nginx serves them itself; the app serves them when run alone. */
+export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
 export interface AppOptions {
   readonly db: DbRouter;
@@ -14,6 +21,12 @@ export interface AppOptions {
   readonly readiness: Readiness;
   /** Largest accepted JSON body. Default: `1mb`. */
   readonly bodyLimit?: string;
+  /** Shown on the dashboard. Default: `server-1`. */
+  readonly serverName?: string;
+  /** The metrics the router reports into (pass its `meterProvider` to `createRouter`). Default: a fresh one. */
+  readonly metrics?: AppMetrics;
+  /** The replicas' lag over the last minute, for the dashboard. Default: an empty history. */
+  readonly lagHistory?: LagHistory;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -45,7 +58,15 @@ function requestLogging(logger: Logger): RequestHandler {
 }
 
 /** Builds the Express app; `main.ts` listens, tests drive it in-process. */
-export function createApp({ db, logger, readiness, bodyLimit = '1mb' }: AppOptions): Express {
+export function createApp({
+  db,
+  logger,
+  readiness,
+  bodyLimit = '1mb',
+  serverName = 'server-1',
+  metrics = new AppMetrics(),
+  lagHistory = new LagHistory(),
+}: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -64,8 +85,22 @@ export function createApp({ db, logger, readiness, bodyLimit = '1mb' }: AppOptio
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', reason });
   });
 
+  // Internal only: Nginx answers 404 for this path, so scrapes reach the app's own address only.
+  app.get('/metrics', (req, res) => metrics.serve(req, res));
+
+  app.use(
+    '/api/status',
+    statusRouter({
+      serverName,
+      topology: () => db.topology(),
+      lagHistory,
+      collectMetrics: () => metrics.collect(),
+    }),
+  );
   app.use('/api', express.json({ limit: bodyLimit }), rwsplitMiddleware(db));
   app.use('/api/notes', notesRouter({ nodeOf: (reportHost) => nodeName(reportHost, db.topology()) }));
+
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

@@ -3,6 +3,8 @@ import { createRouter } from '@rwsplit/router';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { LagHistory } from './dashboard/lag-history.js';
+import { AppMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { migrate } from './schema.js';
 import { gracefulShutdown } from './shutdown.js';
@@ -20,21 +22,36 @@ function config() {
 const cfg = config();
 const logger = pino({ level: cfg.logLevel, base: { server: cfg.serverName } });
 
+const metrics = new AppMetrics();
 const db = createRouter({
   primary: { ...cfg.primary, name: 'db-primary' },
   replicas: cfg.replicas.map((replica, index) => ({ ...replica, name: `db-replica-${index + 1}` })),
   connection: { user: cfg.user, password: cfg.password, database: cfg.database },
   monitor: { user: cfg.monitorUser, password: cfg.monitorPassword },
+  meterProvider: metrics.meterProvider,
 });
+const lagHistory = new LagHistory();
+lagHistory.start(() => db.topology());
 
 const readiness = new Readiness();
-const server = createServer(createApp({ db, logger, readiness }));
+const server = createServer(
+  createApp({ db, logger, readiness, serverName: cfg.serverName, metrics, lagHistory }),
+);
 // Longer than Nginx's upstream keepalive_timeout (30 s), so Nginx, not the app, closes idle connections
 // and never sends a request on a connection the app is closing.
 server.keepAliveTimeout = 65_000;
 server.headersTimeout = 66_000;
 
-const shutdown = gracefulShutdown({ server, readiness, logger, closeDb: () => db.close() });
+const shutdown = gracefulShutdown({
+  server,
+  readiness,
+  logger,
+  closeDb: async () => {
+    lagHistory.stop();
+    await db.close();
+    await metrics.shutdown();
+  },
+});
 process.once('SIGTERM', (signal) => void shutdown(signal));
 process.once('SIGINT', (signal) => void shutdown(signal));
 

@@ -188,6 +188,9 @@ export class AppServerHost implements Server {
         appHost: this.config.host,
         appPort: this.config.appPort,
         serverName: this.config.name,
+        staticDir: this.config.app.staticDir ?? '',
+        hasStatic: this.config.app.staticDir !== undefined,
+        internalPaths: (this.config.app.internalPaths ?? ['/metrics']).map((path) => ({ path })),
       },
       target,
     );

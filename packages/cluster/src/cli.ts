@@ -25,13 +25,16 @@ function printSummary(cluster: Cluster): void {
   if (cluster.servers.length > 0) {
     const { lb, credentials } = cluster;
     lines.push(
-      `  app (TLS, self-signed)  ${lb.httpsUrl}/`,
+      `  dashboard (TLS)         ${lb.httpsUrl}/  (self-signed: trust ${cluster.stateDir}/lb/lb.crt)`,
+      `  notes API               ${lb.httpsUrl}/api/notes`,
       `  http → https redirect   ${lb.httpUrl}/`,
       `  HAProxy stats           ${lb.statsUrl}  (user ${credentials.stats.user}, password ${credentials.stats.password})`,
       `  HAProxy Prometheus      ${lb.prometheusUrl}`,
     );
     for (const server of cluster.servers) {
-      lines.push(`  ${server.name.padEnd(22)}  nginx ${server.nginx.url}  app ${server.app.url}`);
+      lines.push(
+        `  ${server.name.padEnd(22)}  nginx ${server.nginx.url}  app ${server.app.url}  (metrics ${server.app.url}/metrics)`,
+      );
     }
   }
   for (const node of cluster.dbNodes) {

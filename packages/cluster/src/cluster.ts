@@ -19,8 +19,20 @@ import {
 import { forgetCluster, trackCluster } from './signals.js';
 import { renderTemplateText } from './templates.js';
 
-/** The fixture app each server runs until a real app is given. */
-export const FIXTURE_APP: AppSpec = {
+const NOTES_APP_DIR = fileURLToPath(new URL('../../../examples/notes-app/', import.meta.url));
+
+/**
+ * The app every server runs unless told otherwise: examples/notes-app, from its TypeScript source
+ * (`--import tsx` resolves from `cwd`), with Nginx serving its dashboard files.
+ */
+export const NOTES_APP: AppSpec = {
+  command: [process.execPath, '--conditions=source', '--import', 'tsx', join(NOTES_APP_DIR, 'src/main.ts')],
+  cwd: NOTES_APP_DIR,
+  staticDir: join(NOTES_APP_DIR, 'public'),
+};
+
+/** A dependency-free app for harness tests: echoes the request it got and says which server it is. */
+export const ECHO_APP: AppSpec = {
   command: [process.execPath, fileURLToPath(new URL('../../../test/fixtures/echo-app.mjs', import.meta.url))],
 };
 
@@ -258,7 +270,7 @@ class RunningCluster implements Cluster {
           host,
           appPort: await hostModel.claimPort(host, options.ports.app),
           nginxPort: await hostModel.claimPort(host, options.ports.nginx),
-          app: options.app ?? FIXTURE_APP,
+          app: options.app ?? NOTES_APP,
           appEnv,
           startTimeoutMs: options.startTimeoutMs,
           lb: () => this.loadBalancer,

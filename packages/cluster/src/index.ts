@@ -3,8 +3,9 @@ export {
   type Cluster,
   type ClusterCredentials,
   type ClusterEndpoints,
-  FIXTURE_APP,
+  ECHO_APP,
   type LoadBalancerEndpoints,
+  NOTES_APP,
   startCluster,
 } from './cluster.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';

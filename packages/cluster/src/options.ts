@@ -17,6 +17,16 @@ export interface AppSpec {
   readonly cwd?: string;
   /** Path the harness and HAProxy probe for readiness. Default `/readyz`. */
   readonly readyPath?: string;
+  /**
+   * Directory of static files that Nginx serves itself, without a round trip to the app: `index.html`
+   * at `/` and everything under `assets/` at `/assets/`. Default: none (Nginx proxies everything).
+   */
+  readonly staticDir?: string;
+  /**
+   * Exact paths Nginx refuses with 404, so they stay reachable only on the app's own (internal)
+   * address, never through the load balancer. Default `['/metrics']`.
+   */
+  readonly internalPaths?: readonly string[];
 }
 
 /** Everything `startCluster` accepts. Every field is optional; defaults in the comments. */
@@ -29,7 +39,7 @@ export interface ClusterOptions {
   readonly balance?: Balance;
   /** `active-passive` makes server-2 an HAProxy `backup`. Default `active-active`. */
   readonly mode?: LbMode;
-  /** The app each server runs. Default: the fixture app in test/fixtures (until the notes app exists). */
+  /** The app each server runs. Default: `NOTES_APP`, the notes app in examples/notes-app. */
   readonly app?: AppSpec;
   /** Preferred ports; a taken one is replaced by a free one on the same address. */
   readonly ports?: Partial<ClusterPorts>;
@@ -150,6 +160,18 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   const app = options.app;
   if (app !== undefined && (!Array.isArray(app.command) || app.command.length === 0)) {
     invalid('app.command', 'expected a non-empty array such as ["node", "server.js"]');
+  }
+  for (const path of app?.internalPaths ?? []) {
+    // Rendered into nginx.conf as a location: anything but a plain path could change the config.
+    if (typeof path !== 'string' || !/^\/[\w./-]*$/.test(path)) {
+      invalid('app.internalPaths', `expected paths like "/metrics", got ${JSON.stringify(path)}`);
+    }
+  }
+  if (
+    app?.staticDir !== undefined &&
+    (typeof app.staticDir !== 'string' || /[\s;{}'"]/.test(app.staticDir))
+  ) {
+    invalid('app.staticDir', 'expected a directory path without spaces, quotes, braces or semicolons');
   }
   const ports = { ...DEFAULT_PORTS };
   for (const [name, value] of Object.entries(options.ports ?? {})) {

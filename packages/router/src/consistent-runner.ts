@@ -154,7 +154,9 @@ export class ConsistentRunner {
     let reached = false;
     try {
       reached = (await runProbe(pooled.connection, wait)) === 'reached';
+      engine.telemetry.recordConsistencyWait(reached ? 'reached' : 'timed_out');
     } catch (error) {
+      engine.telemetry.recordConsistencyWait('failed');
       if (isConnectionFailure(error)) pooled.broken = true;
     }
     if (reached) return { node: replica, pooled, route: wanted };

@@ -36,6 +36,13 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
 export type DbSystem = 'mysql' | 'mariadb';
 
+export type ConsistencyWaitOutcome = 'reached' | 'timed_out' | 'failed';
+const WAIT_ATTRIBUTES: Record<ConsistencyWaitOutcome, Attributes> = {
+  reached: { 'rwsplit.outcome': 'reached' },
+  timed_out: { 'rwsplit.outcome': 'timed_out' },
+  failed: { 'rwsplit.outcome': 'failed' },
+};
+
 interface DriverErrorShape {
   readonly code?: unknown;
   readonly errno?: unknown;
@@ -60,6 +67,7 @@ export class Telemetry {
   private readonly decisions: Counter;
   private readonly connectionCount: ObservableUpDownCounter;
   private readonly topologyChanges: Counter;
+  private readonly consistencyWaits: Counter;
   private readonly namespace: string | undefined;
   private readonly queryText: boolean;
   private system: DbSystem;
@@ -97,6 +105,18 @@ export class Telemetry {
       description: 'Replicas leaving or re-entering rotation, and changes of the write target.',
       unit: '{change}',
     });
+    this.consistencyWaits = this.meter.createCounter('rwsplit.consistency.waits', {
+      description: "Bounded waits on a replica for a session's last write, by outcome.",
+      unit: '{wait}',
+    });
+  }
+
+  /**
+   * A session read waited on a replica for the session's last write: `reached` (the replica served
+   * the read), `timed_out` or `failed` (the read went to the primary instead).
+   */
+  recordConsistencyWait(outcome: ConsistencyWaitOutcome): void {
+    this.consistencyWaits.add(1, WAIT_ATTRIBUTES[outcome]);
   }
 
   /** A replica left or re-entered rotation, or the primary changed: a metric point and a span event. */
