@@ -1,5 +1,5 @@
 import { isConnectionFailure } from '../connection-failure.js';
-import { formatPosition, type GtidPosition } from '../consistency/position.js';
+import { covers, formatPosition, type GtidPosition } from '../consistency/position.js';
 import type {
   Dialect,
   HeartbeatStatements,
@@ -319,10 +319,22 @@ export class TopologyMonitor {
     // With no primary to replicate from, every replica's IO thread is down and its heartbeat ages: keep
     // serving reads from those still applying, judged by the lag they had when the primary was lost.
     const primaryLost = decision.kind === 'none';
+    const primaryPosition =
+      decision.kind === 'primary'
+        ? this.records.find((r) => r.node.name === decision.node)?.probe?.position
+        : undefined;
     for (const record of this.records) {
       if (!record.probe) continue;
       const before = record.rotation;
-      const probe = replicaProbe(record.probe, primaryLost ? (before?.lagMs ?? null) : undefined);
+      // The heartbeat's age includes the time since its last upsert (up to one interval), so a replica
+      // that is fully caught up would still show up to ~250 ms of lag. When this round's GTID positions
+      // prove it has applied everything the primary had committed, its lag is zero: the probes ran in
+      // parallel, within a few ms of each other.
+      const caughtUp =
+        primaryPosition !== undefined &&
+        record.probe.position !== undefined &&
+        covers(record.probe.position, primaryPosition);
+      const probe = replicaProbe(record.probe, primaryLost ? (before?.lagMs ?? null) : undefined, caughtUp);
       record.rotation = nextRotation(before, probe, now, policy);
       const wasIn = before?.inRotation ?? true;
       if (wasIn !== record.rotation.inRotation && !this.isPrimary(record.node.name)) {
@@ -366,7 +378,11 @@ export class TopologyMonitor {
  * One probe as the rotation rules see it. `lagBeforeLoss` is set while no primary is reachable: then a
  * replica whose applier still runs counts as replicating, with the lag it had before the loss.
  */
-function replicaProbe(probe: NodeProbe, lagBeforeLoss?: number | null): ReplicaProbe {
+function replicaProbe(
+  probe: NodeProbe,
+  lagBeforeLoss: number | null | undefined,
+  caughtUp: boolean,
+): ReplicaProbe {
   if (!probe.reachable) return { reachable: false, error: probe.error ?? 'unreachable' };
   const replica = probe.replica;
   if (lagBeforeLoss !== undefined) {
@@ -389,9 +405,11 @@ function replicaProbe(probe: NodeProbe, lagBeforeLoss?: number | null): ReplicaP
     };
   }
   const replicating = replica === undefined ? undefined : replica.ioRunning && replica.sqlRunning;
-  const lagMs =
+  const measured =
     heartbeat ??
     (replica?.secondsBehind === null || replica === undefined ? null : replica.secondsBehind * 1000);
+  // Only a replica that is still replicating is "caught up": a stopped one is judged by its threads.
+  const lagMs = caughtUp && replicating === true ? 0 : measured;
   return { reachable: true, readOnly: probe.readOnly, replicating, lagMs };
 }
 
