@@ -5,6 +5,8 @@ import { createRouter, type Router } from '@rwsplit/router';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../examples/notes-app/src/app.js';
+import { LagHistory } from '../../examples/notes-app/src/dashboard/lag-history.js';
+import { AppMetrics } from '../../examples/notes-app/src/metrics.js';
 import { Readiness } from '../../examples/notes-app/src/readiness.js';
 import { migrate } from '../../examples/notes-app/src/schema.js';
 
@@ -18,6 +20,8 @@ let cluster: Cluster;
 let db: Router;
 let server: Server;
 let base: string;
+const metrics = new AppMetrics();
+const lagHistory = new LagHistory(60_000, 100);
 
 beforeAll(async () => {
   cluster = await startCluster({ servers: 0, replicas: 1 });
@@ -31,10 +35,21 @@ beforeAll(async () => {
     replicas: cluster.replicas().map(node),
     connection: cluster.credentials.app,
     monitor: { intervalMs: 250, ...cluster.credentials.monitor },
+    meterProvider: metrics.meterProvider,
   });
   await Promise.all([migrate(db), migrate(db)]);
   await db.ready();
-  server = createServer(createApp({ db, logger: pino({ level: 'silent' }), readiness: new Readiness() }));
+  lagHistory.start(() => db.topology());
+  server = createServer(
+    createApp({
+      db,
+      logger: pino({ level: 'silent' }),
+      readiness: new Readiness(),
+      serverName: 'server-9',
+      metrics,
+      lagHistory,
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }, 120_000);
@@ -42,7 +57,9 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.closeAllConnections();
   if (server) await new Promise((resolve) => server.close(resolve));
+  lagHistory.stop();
   await db?.close();
+  await metrics.shutdown();
   await cluster?.stop();
 });
 
@@ -127,5 +144,88 @@ describe('notes API against a real primary and replica', () => {
     const res = await call(`/api/notes/search?q=${encodeURIComponent('50%')}`);
     const { notes } = (await res.json()) as { notes: Note[] };
     expect(notes.map((n) => n.body)).toEqual(['50% off']);
+  });
+});
+
+interface Status {
+  server: string;
+  topology: { name: string; role: string; reachable: boolean; lagMs: number | null; inRotation: boolean }[];
+  lagHistory: { at: number; lagMs: Record<string, number | null> }[];
+  routing: {
+    writes: number;
+    replicaReads: number;
+    primaryReads: number;
+    fallbacks: Record<string, number>;
+    waits: { reached: number; timedOut: number };
+  };
+}
+
+async function status(): Promise<Status> {
+  const res = await fetch(`${base}/api/status`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  return (await res.json()) as Status;
+}
+
+describe('dashboard data and metrics from the real router', () => {
+  it('shows the topology, the lag history and routing counters that follow the traffic', async () => {
+    const before = await status();
+    expect(before.server).toBe('server-9');
+    expect(before.topology).toEqual([
+      expect.objectContaining({ name: 'db-primary', role: 'primary', reachable: true }),
+      expect.objectContaining({ name: 'db-replica-1', role: 'replica', reachable: true, inRotation: true }),
+    ]);
+    expect(before.lagHistory.length).toBeGreaterThan(0);
+    expect(Object.keys(before.lagHistory.at(-1)?.lagMs ?? {})).toEqual(['db-replica-1']);
+
+    // Eventual reads (no token) go to the replica; the write goes to the primary.
+    for (let i = 0; i < 5; i++) expect((await fetch(`${base}/api/notes?limit=1`)).status).toBe(200);
+    const created = await client()('/api/notes', {
+      method: 'POST',
+      body: JSON.stringify({ title: 'count' }),
+    });
+    expect(created.status).toBe(201);
+    const after = await status();
+    expect(after.routing.replicaReads).toBeGreaterThanOrEqual(before.routing.replicaReads + 5);
+    expect(after.routing.writes).toBeGreaterThan(before.routing.writes);
+  });
+
+  it('counts read-your-writes waits and fallbacks while the replica is behind', async () => {
+    const replica = cluster.replica(0);
+    const before = await status();
+    await replica.delayReplication(2_000);
+    try {
+      const call = client();
+      for (let i = 0; i < 3; i++) {
+        const created = await call('/api/notes', {
+          method: 'POST',
+          body: JSON.stringify({ title: `w${i}` }),
+        });
+        expect(created.status).toBe(201);
+        const { id } = (await created.json()) as Note;
+        const read = await call(`/api/notes/${id}`);
+        expect(read.status).toBe(200);
+      }
+    } finally {
+      await replica.delayReplication(0);
+    }
+    const after = await status();
+    const fallbacks = (s: Status) => s.routing.fallbacks['replica behind session'] ?? 0;
+    // Each session read after a write either waited on the replica in vain or skipped it: never stale.
+    expect(fallbacks(after)).toBeGreaterThan(fallbacks(before));
+    expect(after.routing.primaryReads).toBeGreaterThan(before.routing.primaryReads);
+    // On MariaDB a session read that finds the replica behind first waits (MASTER_GTID_WAIT, 50 ms) for it.
+    expect(after.routing.waits.timedOut).toBeGreaterThan(before.routing.waits.timedOut);
+  });
+
+  it("serves Prometheus text with the router's metrics on /metrics", async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^# HELP/m);
+    expect(text).toContain('rwsplit_routing_decisions');
+    expect(text).toContain('db_client_operation_duration_bucket');
+    expect(text).toContain('db_client_connection_count');
+    expect(text).toMatch(/rwsplit_routing_decisions_total\{[^}]*rwsplit_target="replica"/);
   });
 });
