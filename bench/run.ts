@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   'cluster-start': () => import('./cluster-start.bench.js'),
   'router-overhead': () => import('./router-overhead.bench.js'),
   consistency: () => import('./consistency.bench.js'),
+  http: () => import('./http.bench.js'),
 };
 
 const only = process.argv.slice(2);

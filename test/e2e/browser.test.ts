@@ -1,0 +1,95 @@
+// The dashboard in a real browser: Debian's Chromium, driven by playwright-core, through HAProxy over
+// TLS. It adds a note, sees it read back and listed, and sees the topology panel filled in.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Cluster, startCluster } from '@rwsplit/cluster';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+// What works on these machines as root with no network beyond loopback (see the issue).
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+let cluster: Cluster;
+let browser: Browser;
+
+beforeAll(async () => {
+  cluster = await startCluster({ servers: 2, replicas: 1 });
+  // Playwright gives the browser a fresh temporary profile and ends the process it started in close().
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.stop();
+});
+
+describe('dashboard in Chromium through HAProxy', () => {
+  it('adds a note, reads it back, lists it, and shows the topology', async () => {
+    // The LB's certificate is self-signed for this run; the browser context trusts it for this test only.
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1366, height: 900 },
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+    try {
+      const response = await page.goto(`${cluster.lb.httpsUrl}/`, { waitUntil: 'load' });
+      expect(response?.status()).toBe(200);
+      expect(await response?.headerValue('x-served-by')).toMatch(/^server-[12]$/);
+
+      // The topology panel fills from /api/status: the primary and the replica, by name.
+      await page.locator('#topology [data-node="db-primary"]').waitFor({ timeout: 10_000 });
+      await page.locator('#topology [data-node="db-replica-1"]').waitFor({ timeout: 10_000 });
+      await expect
+        .poll(() => page.locator('#served-by').textContent(), { timeout: 10_000 })
+        .toMatch(/server-[12]/);
+
+      const title = `browser note ${Date.now()} <b>not bold</b>`;
+      await page.fill('#note-title', title);
+      await page.fill('#note-body', 'written by Chromium through HAProxy');
+      await page.click('#add-note');
+
+      // Read back with the node that served it, then listed (the title shown as text, not as markup).
+      const readback = page.locator('#readback');
+      await expect.poll(() => readback.textContent(), { timeout: 10_000 }).toMatch(/read back/i);
+      const readbackText = (await readback.textContent()) ?? '';
+      expect(readbackText).toMatch(/server-[12]/);
+      expect(readbackText).toMatch(/db-(primary|replica-1)/);
+      await page.locator('#notes-list li', { hasText: title }).first().waitFor({ timeout: 10_000 });
+      expect(await page.locator('#notes-list b').count()).toBe(0);
+
+      // The lag chart drew something for the replica.
+      await expect
+        .poll(() => page.locator('#lag-chart svg, svg#lag-chart').count(), { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      await expect.poll(() => page.locator('#routing').textContent(), { timeout: 10_000 }).toMatch(/\d/);
+
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+      expect(pageErrors).toEqual([]);
+    } catch (error) {
+      // What the page looked like when it went wrong, and what it said, beside the failure.
+      await page
+        .screenshot({ path: join(ARTIFACTS, 'dashboard-failed.png'), fullPage: true })
+        .catch(() => {});
+      throw new Error(`${String(error)}\npage errors: ${JSON.stringify(pageErrors)}`, { cause: error });
+    } finally {
+      await context.close();
+    }
+  });
+});
