@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { findBinary } from './binaries.js';
 import { httpStatus } from './http-probe.js';
 import type { LoadBalancer } from './load-balancer.js';
-import { ManagedProcess } from './managed-process.js';
+import { type ExitStatus, ManagedProcess } from './managed-process.js';
 import type { AppSpec } from './options.js';
 import { renderTemplateFile } from './templates.js';
 import { waitFor } from './wait.js';
@@ -16,6 +16,8 @@ export interface ProcessControl {
   readonly url: string;
   readonly pid: number | undefined;
   readonly running: boolean;
+  /** How its last run ended (`{ code: 0, signal: null }` after a graceful stop); undefined while running. */
+  readonly exitStatus: ExitStatus | undefined;
   /** SIGKILL (with its workers). Undo with restart(). */
   kill(): Promise<void>;
   /** SIGTERM and wait for a graceful exit. Undo with restart(). */
@@ -58,6 +60,9 @@ class ServiceProcess implements ProcessControl {
   }
   get running(): boolean {
     return this.process.running;
+  }
+  get exitStatus(): ExitStatus | undefined {
+    return this.process.exitStatus;
   }
 
   async start(): Promise<void> {

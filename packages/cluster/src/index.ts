@@ -10,7 +10,7 @@ export {
 } from './cluster.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';
 export type { HostModel } from './host-model.js';
-export { liveProcesses } from './managed-process.js';
+export { type ExitStatus, liveProcesses } from './managed-process.js';
 export type { DbNode, DbRole, ReplicationStatus } from './mariadb-node.js';
 export type {
   AppSpec,
