@@ -20,6 +20,8 @@ export interface AppConfig {
   readonly monitorUser: string;
   readonly monitorPassword: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Replicas lagging more than this leave rotation (`DB_LAG_MAX_MS`). Default: the router's (1000 ms). */
+  readonly lagMaxMs: number | undefined;
 }
 
 const address = z.string().transform((value, ctx): Address => {
@@ -52,6 +54,7 @@ const envSchema = z.object({
   DB_PASSWORD: z.string().default(''),
   DB_MONITOR_USER: z.string().optional(),
   DB_MONITOR_PASSWORD: z.string().optional(),
+  DB_LAG_MAX_MS: z.coerce.number().int().min(0).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -83,5 +86,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     monitorUser: e.DB_MONITOR_USER ?? e.DB_USER,
     monitorPassword: e.DB_MONITOR_PASSWORD ?? e.DB_PASSWORD,
     logLevel: e.LOG_LEVEL,
+    lagMaxMs: e.DB_LAG_MAX_MS,
   };
 }

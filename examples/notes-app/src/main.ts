@@ -29,6 +29,7 @@ const db = createRouter({
   connection: { user: cfg.user, password: cfg.password, database: cfg.database },
   monitor: { user: cfg.monitorUser, password: cfg.monitorPassword },
   meterProvider: metrics.meterProvider,
+  ...(cfg.lagMaxMs === undefined ? {} : { lag: { maxMs: cfg.lagMaxMs } }),
 });
 const lagHistory = new LagHistory();
 lagHistory.start(() => db.topology());

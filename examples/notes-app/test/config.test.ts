@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     });
     expect(config.replicas).toEqual([]);
     expect(config.monitorUser).toBe(config.user);
+    expect(config.lagMaxMs).toBeUndefined();
   });
 
   it('reads the variables @rwsplit/cluster passes', () => {
@@ -26,6 +27,7 @@ describe('loadConfig', () => {
       DB_MONITOR_USER: 'monitor',
       DB_MONITOR_PASSWORD: 'm',
       LOG_LEVEL: 'warn',
+      DB_LAG_MAX_MS: '10000',
     });
     expect(config.replicas).toEqual([
       { host: '127.1.2.22', port: 3306 },
@@ -36,6 +38,7 @@ describe('loadConfig', () => {
       serverName: 'server-2',
       monitorUser: 'monitor',
       logLevel: 'warn',
+      lagMaxMs: 10_000,
     });
   });
 
@@ -50,6 +53,11 @@ describe('loadConfig', () => {
     expect(attempt).toThrow(/PORT/);
     expect(attempt).toThrow(/DB_REPLICAS\.1: expected host:port, got "nope"/);
     expect(attempt).toThrow(/LOG_LEVEL/);
+  });
+
+  it('refuses a lag bound that is not a whole number of ms', () => {
+    expect(() => loadConfig({ DB_LAG_MAX_MS: '-5' })).toThrow(/DB_LAG_MAX_MS/);
+    expect(() => loadConfig({ DB_LAG_MAX_MS: 'soon' })).toThrow(/DB_LAG_MAX_MS/);
   });
 
   it('refuses a primary without a valid port', () => {
