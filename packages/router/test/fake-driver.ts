@@ -32,6 +32,8 @@ export class FakeServer {
   hang = false;
   /** Pings fail. */
   pingFails = false;
+  /** The next this-many pings fail (then they succeed again). */
+  pingFailures = 0;
   version = '10.11.6-MariaDB';
   private failures: Array<{ match: RegExp; error: Error; die: boolean }> = [];
   private nextId = 1;
@@ -99,6 +101,10 @@ export class FakeConnection extends EventEmitter implements DriverConnection {
   async ping(): Promise<void> {
     await Promise.resolve();
     if (this.closed || this.server.pingFails) throw driverError('PROTOCOL_CONNECTION_LOST', true);
+    if (this.server.pingFailures > 0) {
+      this.server.pingFailures--;
+      throw driverError('PROTOCOL_CONNECTION_LOST', true);
+    }
   }
 
   async reset(): Promise<void> {
