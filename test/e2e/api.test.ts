@@ -3,7 +3,8 @@
 // consistency cookie like a browser, so it reads its own writes whichever server answers.
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CookieJar, collectServedBy, LbClient, type Reply, runPool } from './support/client.js';
+import { inParallel } from '../support/parallel.js';
+import { CookieJar, collectServedBy, LbClient, type Reply } from './support/client.js';
 
 interface Note {
   readonly id: number;
@@ -106,7 +107,7 @@ describe('notes API through the load balancer over TLS', () => {
 
   it('walks every page with limit and before, newest first, with no note missing or repeated', async () => {
     const tag = uniqueTag();
-    const created = await runPool(25, 4, (i) => createNote(`${tag} ${i}`));
+    const created = await inParallel(25, 4, (i) => createNote(`${tag} ${i}`));
     const createdIds = created.map((note) => note.id);
 
     const seen: number[] = [];

@@ -37,23 +37,7 @@ export async function until<T>(
   }
 }
 
-/** Runs `task(0..count-1)` with at most `concurrency` in flight; results in index order. */
-export async function inParallel<T>(
-  count: number,
-  concurrency: number,
-  task: (index: number) => Promise<T>,
-): Promise<T[]> {
-  const results = new Array<T>(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const index = next++;
-      results[index] = await task(index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return results;
-}
+export { inParallel } from '../../support/parallel.js';
 
 /** Runs `run` and says how long it took (ms), whether it resolved or threw. */
 export async function timed<T>(run: () => Promise<T>): Promise<{ value?: T; error?: unknown; ms: number }> {
