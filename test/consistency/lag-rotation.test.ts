@@ -49,20 +49,22 @@ function backInRotation(replica: DbNode): Promise<unknown> {
 }
 
 describe('lag-aware rotation', () => {
-  it("reports a caught-up replica's lag as 0, not the age of the last heartbeat", async () => {
+  it("reports a caught-up replica's lag near 0, not the age of the last heartbeat", async () => {
     // Writes land every 50 ms and replicate within a few ms on loopback, so most monitor rounds find the
-    // replica's GTID position covering the primary's. The heartbeat alone would say 0..250 ms every time.
+    // replica's GTID position covering the primary's; its lag is then bounded by the few ms between the
+    // two reads. The heartbeat alone says 0..250 ms (the time since its last upsert), ~190 ms typically.
     const replica = cluster.replica(0);
-    const samples: (number | null)[] = [];
+    const samples: number[] = [];
     for (let i = 0; i < 16; i++) {
-      samples.push(statusOf(db, replica).lagMs);
+      const lag = statusOf(db, replica).lagMs;
+      expect(lag).not.toBeNull();
+      samples.push(lag ?? Number.POSITIVE_INFINITY);
       await new Promise((resolve) => setTimeout(resolve, 260));
     }
-    const zeros = samples.filter((lag) => lag === 0).length;
-    console.log(`lag-rotation: caught-up replica reported lag ${samples.join(', ')} ms`);
-    expect(zeros).toBeGreaterThanOrEqual(4);
-    for (const lag of samples) expect(lag).not.toBeNull();
-    for (const lag of samples) expect(lag ?? Number.POSITIVE_INFINITY).toBeLessThan(LAG.maxMs);
+    console.log(`lag-rotation: caught-up replica reported lag ${samples.map(Math.round).join(', ')} ms`);
+    const sorted = [...samples].sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(50);
+    for (const lag of samples) expect(lag).toBeLessThan(LAG.maxMs);
   });
 
   it('moves reads off a replica whose lag passes maxMs within two monitor intervals', async () => {

@@ -80,6 +80,8 @@ async function readableNote(title: string): Promise<Note> {
 
 interface Stream<T extends Outcome> {
   readonly results: readonly T[];
+  /** Set once the stream sent its `max` requests: waiting on it for more would only time out. */
+  readonly exhausted: boolean;
   /** Lets the requests in flight finish, sends no more, returns every outcome. */
   stop(): Promise<readonly T[]>;
 }
@@ -107,6 +109,9 @@ function stream<T extends Outcome>(
   const running = Array.from({ length: loops }, loop);
   return {
     results,
+    get exhausted() {
+      return sent >= max;
+    },
     stop: async () => {
       stopped = true;
       await Promise.all(running);
@@ -115,11 +120,16 @@ function stream<T extends Outcome>(
   };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  stream?: Stream<Outcome>,
+): Promise<T> {
   const deadline = Date.now() + WAIT_TIMEOUT_MS;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
+    if (stream?.exhausted) throw new Error(`the request stream hit its cap before ${what}: raise its max`);
     if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_TIMEOUT_MS} ms waiting for ${what}`);
     await sleep(50);
   }
@@ -139,24 +149,31 @@ async function untilAllUp(): Promise<void> {
 
 /** Waits until `results` holds at least `count` requests started at or after `since`, and `minMs` passed. */
 async function untilTail(
-  results: readonly Outcome[],
+  stream: Stream<Outcome>,
   since: number,
   count: number,
   minMs: number,
 ): Promise<void> {
-  await until(`${count} requests and ${minMs} ms after ${new Date(since).toISOString()}`, () =>
-    Date.now() - since >= minMs && startedFrom(results, since).length >= count ? true : undefined,
+  await until(
+    `${count} requests and ${minMs} ms after ${new Date(since).toISOString()}`,
+    () =>
+      Date.now() - since >= minMs && startedFrom(stream.results, since).length >= count ? true : undefined,
+    stream,
   );
 }
 
 /** Waits until requests started at or after `since` were answered by both servers, and `minMs` passed. */
-async function untilBothServe(results: readonly Outcome[], since: number, minMs: number): Promise<void> {
-  await until('both servers to answer the stream', () => {
-    const servers = new Set(startedFrom(results, since).map((r) => r.servedBy));
-    return Date.now() - since >= minMs && servers.has('server-1') && servers.has('server-2')
-      ? true
-      : undefined;
-  });
+async function untilBothServe(stream: Stream<Outcome>, since: number, minMs: number): Promise<void> {
+  await until(
+    'both servers to answer the stream',
+    () => {
+      const servers = new Set(startedFrom(stream.results, since).map((r) => r.servedBy));
+      return Date.now() - since >= minMs && servers.has('server-1') && servers.has('server-2')
+        ? true
+        : undefined;
+    },
+    stream,
+  );
 }
 
 function startedFrom<T extends Outcome>(results: readonly T[], since: number): T[] {
@@ -265,12 +282,12 @@ describe('app server faults through HAProxy over TLS', () => {
     const retriesBefore = await haproxyRetries();
     const gets = stream(4, 20, 2_000, () => attempt(`/api/notes/${note.id}`));
     try {
-      await untilBothServe(gets.results, Date.now(), 1_000);
+      await untilBothServe(gets, Date.now(), 1_000);
       const killedAt = Date.now();
       await cluster.server(0).app.kill();
       await untilBackend('server-1', 'DOWN');
       const downAt = Date.now();
-      await untilTail(gets.results, downAt, 40, 2_000);
+      await untilTail(gets, downAt, 40, 2_000);
       const results = await gets.stop();
       const retries = await haproxyRetries();
 
@@ -296,12 +313,12 @@ describe('app server faults through HAProxy over TLS', () => {
     const started = Date.now();
     const posts = stream(3, 20, 1_500, (n) => postNote(`kill-post-${n}`));
     try {
-      await untilBothServe(posts.results, Date.now(), 1_000);
+      await untilBothServe(posts, Date.now(), 1_000);
       const killedAt = Date.now();
       await cluster.server(0).app.kill();
       await untilBackend('server-1', 'DOWN');
       const downAt = Date.now();
-      await untilTail(posts.results, downAt, 20, 1_500);
+      await untilTail(posts, downAt, 20, 1_500);
       const results = await posts.stop();
       await restoreServers();
 
@@ -326,11 +343,11 @@ describe('app server faults through HAProxy over TLS', () => {
   it('rolls a restart through both servers (SIGTERM, restart) with 0 failed GETs or POSTs', async () => {
     const started = Date.now();
     const note = await readableNote('rolling-get-target');
-    const gets = stream(3, 40, 2_000, () => attempt(`/api/notes/${note.id}`));
-    const posts = stream(1, 40, 600, (n) => postNote(`rolling-post-${n}`));
+    const gets = stream(3, 40, 4_000, () => attempt(`/api/notes/${note.id}`));
+    const posts = stream(1, 40, 1_200, (n) => postNote(`rolling-post-${n}`));
     const steps: string[] = [];
     try {
-      await untilBothServe(gets.results, Date.now(), 1_000);
+      await untilBothServe(gets, Date.now(), 1_000);
       const rollStartedAt = Date.now();
       for (const server of cluster.servers) {
         const log = join(cluster.stateDir, server.name, 'app.log');
@@ -345,13 +362,13 @@ describe('app server faults through HAProxy over TLS', () => {
         await server.app.restart();
         await untilAllUp();
         const upAt = Date.now();
-        await untilBothServe(gets.results, upAt, 0);
+        await untilBothServe(gets, upAt, 0);
         steps.push(
           `${server.name} exited ${exitedAt - termAt} ms after SIGTERM, UP again ${upAt - exitedAt} ms later`,
         );
       }
       const backAt = Date.now();
-      await untilTail(gets.results, backAt, 10, 1_000);
+      await untilTail(gets, backAt, 10, 1_000);
       const [getResults, postResults] = await Promise.all([gets.stop(), posts.stop()]);
 
       const failed = [...getResults, ...postResults].filter(

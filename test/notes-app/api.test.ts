@@ -36,6 +36,8 @@ beforeAll(async () => {
     connection: cluster.credentials.app,
     monitor: { intervalMs: 250, ...cluster.credentials.monitor },
     meterProvider: metrics.meterProvider,
+    // A replica delayed on purpose (below) stays in rotation, so session reads meet it and must wait.
+    lag: { maxMs: 10_000 },
   });
   await Promise.all([migrate(db), migrate(db)]);
   await db.ready();
@@ -195,6 +197,15 @@ describe('dashboard data and metrics from the real router', () => {
     const before = await status();
     await replica.delayReplication(2_000);
     try {
+      // The delay is in effect (CHANGE MASTER restarts replication) and the router still reads from it.
+      const deadline = Date.now() + 15_000;
+      const lagging = () =>
+        db.topology().some((n) => n.name === 'db-replica-1' && n.inRotation && (n.lagMs ?? 0) >= 500);
+      while (!lagging()) {
+        if (Date.now() > deadline)
+          throw new Error(`replica never lagged in rotation: ${JSON.stringify(db.topology())}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       const call = client();
       for (let i = 0; i < 3; i++) {
         const created = await call('/api/notes', {

@@ -4,10 +4,10 @@ import type { Router as DbRouter } from '@rwsplit/router';
 import { rwsplitMiddleware } from '@rwsplit/router/express';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { LagHistory } from './dashboard/lag-history.js';
+import type { LagHistory } from './dashboard/lag-history.js';
 import { DB_NODE_HEADER, nodeName } from './db-node.js';
 import { errorHandler, notFoundHandler } from './errors.js';
-import { AppMetrics } from './metrics.js';
+import type { AppMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { notesRouter } from './routes/notes.js';
 import { statusRouter } from './routes/status.js';
@@ -23,10 +23,10 @@ export interface AppOptions {
   readonly bodyLimit?: string;
   /** Shown on the dashboard. Default: `server-1`. */
   readonly serverName?: string;
-  /** The metrics the router reports into (pass its `meterProvider` to `createRouter`). Default: a fresh one. */
-  readonly metrics?: AppMetrics;
-  /** The replicas' lag over the last minute, for the dashboard. Default: an empty history. */
-  readonly lagHistory?: LagHistory;
+  /** The metrics the router reports into: pass its `meterProvider` to `createRouter`. */
+  readonly metrics: AppMetrics;
+  /** The replicas' lag over the last minute, for the dashboard; `start()` it with `db.topology`. */
+  readonly lagHistory: LagHistory;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -64,8 +64,8 @@ export function createApp({
   readiness,
   bodyLimit = '1mb',
   serverName = 'server-1',
-  metrics = new AppMetrics(),
-  lagHistory = new LagHistory(),
+  metrics,
+  lagHistory,
 }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -85,8 +85,12 @@ export function createApp({
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', reason });
   });
 
-  // Internal only: Nginx answers 404 for this path, so scrapes reach the app's own address only.
-  app.get('/metrics', (req, res) => metrics.serve(req, res));
+  // Internal only: Nginx answers 404 for this path, so scrapes reach the app's own address only. Matched
+  // exactly: Express's default routing ignores case and a trailing slash, and `/METRICS/` must not
+  // become a way around Nginx.
+  const internal = express.Router({ caseSensitive: true, strict: true });
+  internal.get('/metrics', (req, res) => metrics.serve(req, res));
+  app.use(internal);
 
   app.use(
     '/api/status',

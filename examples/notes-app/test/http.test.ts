@@ -4,6 +4,8 @@ import { createRouter, type Router } from '@rwsplit/router';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
+import { LagHistory } from '../src/dashboard/lag-history.js';
+import { AppMetrics } from '../src/metrics.js';
 import { Readiness } from '../src/readiness.js';
 
 /** A port nothing listens on: bound, then released. */
@@ -19,6 +21,7 @@ let db: Router;
 let server: Server;
 let base: string;
 const readiness = new Readiness();
+const metrics = new AppMetrics();
 
 beforeAll(async () => {
   const port = await closedPort();
@@ -28,8 +31,11 @@ beforeAll(async () => {
     connection: { user: 'app', password: 'x', database: 'notes' },
     pool: { connectTimeoutMs: 300 },
     monitor: false,
+    meterProvider: metrics.meterProvider,
   });
-  server = createServer(createApp({ db, logger: pino({ level: 'silent' }), readiness }));
+  server = createServer(
+    createApp({ db, logger: pino({ level: 'silent' }), readiness, metrics, lagHistory: new LagHistory() }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -38,6 +44,7 @@ afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await db.close();
+  await metrics.shutdown();
 });
 
 function post(path: string, body: string, contentType = 'application/json') {
@@ -122,5 +129,21 @@ describe('notes app over HTTP, database down', () => {
     const res = await fetch(`${base}/readyz`);
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ reason: 'draining' });
+  });
+});
+
+describe('internal endpoints', () => {
+  it('serves /metrics as Prometheus text at exactly that path', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+  });
+
+  it('does not answer other spellings of /metrics, which Nginx would pass on', async () => {
+    for (const path of ['/metrics/', '/METRICS', '/Metrics']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.text(), path).not.toContain('# HELP');
+    }
   });
 });

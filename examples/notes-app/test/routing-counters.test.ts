@@ -19,7 +19,7 @@ describe('routingCounters', () => {
       replicaReads: 0,
       primaryReads: 0,
       fallbacks: {},
-      waits: { reached: 0, timedOut: 0 },
+      waits: { reached: 0, timedOut: 0, failed: 0 },
     });
   });
 
@@ -49,7 +49,7 @@ describe('routingCounters', () => {
       replicaReads: 5,
       primaryReads: 6,
       fallbacks: { 'replica behind session': 2, 'no healthy replica': 4 },
-      waits: { reached: 6, timedOut: 2 },
+      waits: { reached: 6, timedOut: 1, failed: 1 },
     });
   });
 });

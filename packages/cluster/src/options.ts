@@ -161,17 +161,21 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   if (app !== undefined && (!Array.isArray(app.command) || app.command.length === 0)) {
     invalid('app.command', 'expected a non-empty array such as ["node", "server.js"]');
   }
-  for (const path of app?.internalPaths ?? []) {
-    // Rendered into nginx.conf as a location: anything but a plain path could change the config.
-    if (typeof path !== 'string' || !/^\/[\w./-]*$/.test(path)) {
-      invalid('app.internalPaths', `expected paths like "/metrics", got ${JSON.stringify(path)}`);
+  // Both are rendered into nginx.conf: only plain absolute paths, so nothing can change the config's
+  // meaning ($ would be a variable, ; { } # syntax, a space a second argument).
+  const internalPaths = app?.internalPaths ?? [];
+  for (const path of internalPaths) {
+    if (typeof path !== 'string' || !/^\/[\w.-][\w./-]*$/.test(path)) {
+      invalid('app.internalPaths', `expected paths like "/metrics" (not "/"), got ${JSON.stringify(path)}`);
     }
   }
+  if (new Set(internalPaths).size !== internalPaths.length)
+    invalid('app.internalPaths', 'lists a path twice');
   if (
     app?.staticDir !== undefined &&
-    (typeof app.staticDir !== 'string' || /[\s;{}'"]/.test(app.staticDir))
+    (typeof app.staticDir !== 'string' || !/^\/[\w./-]*$/.test(app.staticDir))
   ) {
-    invalid('app.staticDir', 'expected a directory path without spaces, quotes, braces or semicolons');
+    invalid('app.staticDir', 'expected an absolute directory path of letters, digits, and . _ - /');
   }
   const ports = { ...DEFAULT_PORTS };
   for (const [name, value] of Object.entries(options.ports ?? {})) {

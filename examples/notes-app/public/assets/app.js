@@ -419,8 +419,8 @@ function renderRouting(currentServer) {
 
   const sum = (values) => values.reduce((total, value) => total + value, 0);
   const rows = [
-    { label: 'Reads served by replicas', value: (r) => r.replicaReads },
-    { label: 'Reads on the primary', value: (r) => r.primaryReads },
+    { label: 'Reads routed to replicas', value: (r) => r.replicaReads },
+    { label: 'Reads that fell back to the primary', value: (r) => r.primaryReads },
     {
       label: 'Share of reads on replicas',
       format: (r) => {
@@ -431,11 +431,17 @@ function renderRouting(currentServer) {
     { label: 'Fallbacks to primary', value: (r) => sum(Object.values(r.fallbacks)), group: true },
     ...[...reasons].map((reason) => ({ label: reason, value: (r) => r.fallbacks[reason] ?? 0, sub: true })),
     {
-      label: 'Read-your-writes waits (reached / timed out)',
-      format: (r) => `${numberFormat.format(r.waits.reached)} / ${numberFormat.format(r.waits.timedOut)}`,
-      zero: (r) => r.waits.reached + r.waits.timedOut === 0,
+      label: 'Read-your-writes waits (reached / timed out / failed)',
+      format: (r) =>
+        [r.waits.reached, r.waits.timedOut, r.waits.failed ?? 0]
+          .map((n) => numberFormat.format(n))
+          .join(' / '),
+      zero: (r) => r.waits.reached + r.waits.timedOut + (r.waits.failed ?? 0) === 0,
     },
-    { label: 'Writes (statements on the primary)', value: (r) => r.writes },
+    {
+      label: 'Statements only the primary may run (writes, locking reads, transactions)',
+      value: (r) => r.writes,
+    },
   ];
 
   const headCells = servers.map((server) => {

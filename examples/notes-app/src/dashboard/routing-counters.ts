@@ -2,16 +2,19 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 /** What the dashboard shows of the router's routing decisions since this app server started. */
 export interface RoutingCounters {
-  /** Statements the router sent to the primary because they must run there (writes, DDL, locking reads, transactions). */
+  /**
+   * Statements routed to the primary because they must run there: writes, DDL, locking reads,
+   * transactions, and anything sent there by a hint or the `target` option.
+   */
   writes: number;
-  /** Reads a replica served. */
+  /** Reads routed to a replica (a read that then failed there counts too: the router counts decisions). */
   replicaReads: number;
   /** Reads that wanted a replica but ran on the primary. */
   primaryReads: number;
   /** `primaryReads` by why: `no healthy replica`, `replica behind session`, `replica failed` ... */
   fallbacks: Record<string, number>;
   /** Read-your-writes waits on a replica for the session's last write. */
-  waits: { reached: number; timedOut: number };
+  waits: { reached: number; timedOut: number; failed: number };
 }
 
 const DECISIONS = 'rwsplit.routing.decisions';
@@ -24,7 +27,7 @@ export function routingCounters(metrics: ResourceMetrics): RoutingCounters {
     replicaReads: 0,
     primaryReads: 0,
     fallbacks: {},
-    waits: { reached: 0, timedOut: 0 },
+    waits: { reached: 0, timedOut: 0, failed: 0 },
   };
   for (const scope of metrics.scopeMetrics) {
     for (const metric of scope.metrics) {
@@ -34,8 +37,10 @@ export function routingCounters(metrics: ResourceMetrics): RoutingCounters {
         const value = typeof point.value === 'number' ? point.value : 0;
         const attributes = point.attributes;
         if (name === WAITS) {
-          if (attributes['rwsplit.outcome'] === 'reached') counters.waits.reached += value;
-          else counters.waits.timedOut += value;
+          const outcome = attributes['rwsplit.outcome'];
+          if (outcome === 'reached') counters.waits.reached += value;
+          else if (outcome === 'timed_out') counters.waits.timedOut += value;
+          else counters.waits.failed += value;
           continue;
         }
         const fallback = attributes['rwsplit.fallback'];

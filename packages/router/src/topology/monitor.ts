@@ -58,7 +58,11 @@ export interface NodeStatus {
   /** `primary` (takes writes now), `replica`, or `unknown` before the first probe / while unreachable. */
   readonly role: 'primary' | 'replica' | 'unknown';
   readonly reachable: boolean;
-  /** Replication lag in ms (heartbeat, else Seconds_Behind_Master); null when unknown or not a replica. */
+  /**
+   * Replication lag in ms (heartbeat, else Seconds_Behind_Master), capped by what the round's GTID positions
+   * prove (about 0 for a replica that has applied everything the primary had); null when unknown or not a
+   * replica.
+   */
   readonly lagMs: number | null;
   /** A replica that may serve reads now. Always false for the primary. */
   readonly inRotation: boolean;
@@ -72,13 +76,16 @@ export interface NodeStatus {
   readonly checkedAt: number;
 }
 
-interface NodeProbe {
+export interface NodeProbe {
   readonly reachable: boolean;
   readonly readOnly: boolean;
   /** `unknown`: the monitor's account may not read replication status (no REPLICA MONITOR grant). */
   readonly replica: ReplicaState | undefined | 'unknown';
   readonly heartbeatLagMs: number | null | undefined;
   readonly position: GtidPosition | undefined;
+  /** `performance.now()` just before the position query was sent, and just after its answer came. */
+  readonly positionAskedAt?: number;
+  readonly positionReadAt?: number;
   readonly error?: string;
 }
 
@@ -246,7 +253,9 @@ export class TopologyMonitor {
     const dialect = this.dialect as Dialect;
     const role = await run(connection, dialect.role);
     const replica = await this.replicaStatus(connection, dialect);
+    const positionAskedAt = performance.now();
     const position = await run(connection, dialect.appliedPosition);
+    const positionReadAt = performance.now();
     let heartbeatLagMs: number | null | undefined;
     if (this.heartbeat && writeHeartbeat && !role.readOnly) {
       if (!this.heartbeatReady && this.config.heartbeat?.create)
@@ -257,7 +266,15 @@ export class TopologyMonitor {
       // Before the table exists (or replicates), fall back to Seconds_Behind_Master.
       heartbeatLagMs = await run(connection, this.heartbeat.lag).catch(() => undefined);
     }
-    return { reachable: true, readOnly: role.readOnly, replica, heartbeatLagMs, position };
+    return {
+      reachable: true,
+      readOnly: role.readOnly,
+      replica,
+      heartbeatLagMs,
+      position,
+      positionAskedAt,
+      positionReadAt,
+    };
   }
 
   /**
@@ -319,22 +336,18 @@ export class TopologyMonitor {
     // With no primary to replicate from, every replica's IO thread is down and its heartbeat ages: keep
     // serving reads from those still applying, judged by the lag they had when the primary was lost.
     const primaryLost = decision.kind === 'none';
-    const primaryPosition =
+    const primaryProbe =
       decision.kind === 'primary'
-        ? this.records.find((r) => r.node.name === decision.node)?.probe?.position
+        ? this.records.find((r) => r.node.name === decision.node)?.probe
         : undefined;
     for (const record of this.records) {
       if (!record.probe) continue;
       const before = record.rotation;
-      // The heartbeat's age includes the time since its last upsert (up to one interval), so a replica
-      // that is fully caught up would still show up to ~250 ms of lag. When this round's GTID positions
-      // prove it has applied everything the primary had committed, its lag is zero: the probes ran in
-      // parallel, within a few ms of each other.
-      const caughtUp =
-        primaryPosition !== undefined &&
-        record.probe.position !== undefined &&
-        covers(record.probe.position, primaryPosition);
-      const probe = replicaProbe(record.probe, primaryLost ? (before?.lagMs ?? null) : undefined, caughtUp);
+      const probe = replicaProbe(
+        record.probe,
+        primaryLost ? (before?.lagMs ?? null) : undefined,
+        caughtUpWithin(record.probe, primaryProbe),
+      );
       record.rotation = nextRotation(before, probe, now, policy);
       const wasIn = before?.inRotation ?? true;
       if (wasIn !== record.rotation.inRotation && !this.isPrimary(record.node.name)) {
@@ -375,13 +388,35 @@ export class TopologyMonitor {
 }
 
 /**
+ * An upper bound on a replica's lag from this round's GTID positions, when they prove one: the replica,
+ * read at `r`, had applied everything the primary had committed when read at `p`, so at `r` it was at most
+ * `r - p` behind (nothing, if `r <= p`). The bound takes the earliest moment the primary's answer can
+ * describe and the latest the replica's can, so it never under-states. Undefined when the positions prove
+ * nothing (not covered, a node not read this round): then the heartbeat's figure stands alone.
+ */
+export function caughtUpWithin(
+  replica: Pick<NodeProbe, 'position' | 'positionReadAt'>,
+  primary: Pick<NodeProbe, 'position' | 'positionAskedAt'> | undefined,
+): number | undefined {
+  if (primary === undefined || primary === replica) return undefined;
+  const { position: required, positionAskedAt: askedAt } = primary;
+  const { position: applied, positionReadAt: readAt } = replica;
+  if (required === undefined || applied === undefined || askedAt === undefined || readAt === undefined) {
+    return undefined;
+  }
+  return covers(applied, required) ? Math.max(0, readAt - askedAt) : undefined;
+}
+
+/**
  * One probe as the rotation rules see it. `lagBeforeLoss` is set while no primary is reachable: then a
  * replica whose applier still runs counts as replicating, with the lag it had before the loss.
+ * `caughtUpWithinMs` (see `caughtUpWithin`) caps the lag of a replica that is replicating: the heartbeat's
+ * age includes the time since the last upsert (up to one interval), which a caught-up replica does not lag.
  */
-function replicaProbe(
+export function replicaProbe(
   probe: NodeProbe,
   lagBeforeLoss: number | null | undefined,
-  caughtUp: boolean,
+  caughtUpWithinMs: number | undefined,
 ): ReplicaProbe {
   if (!probe.reachable) return { reachable: false, error: probe.error ?? 'unreachable' };
   const replica = probe.replica;
@@ -409,7 +444,10 @@ function replicaProbe(
     heartbeat ??
     (replica?.secondsBehind === null || replica === undefined ? null : replica.secondsBehind * 1000);
   // Only a replica that is still replicating is "caught up": a stopped one is judged by its threads.
-  const lagMs = caughtUp && replicating === true ? 0 : measured;
+  const lagMs =
+    caughtUpWithinMs !== undefined && replicating === true
+      ? Math.min(measured ?? Number.POSITIVE_INFINITY, caughtUpWithinMs)
+      : measured;
   return { reachable: true, readOnly: probe.readOnly, replicating, lagMs };
 }
 
