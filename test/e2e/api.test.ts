@@ -265,12 +265,15 @@ describe('bad input gets a 4xx JSON error, never a 5xx or a stack trace', () => 
 
 describe('static files, metrics and status', () => {
   it('serves the dashboard from Nginx, without the app', async () => {
-    // The app sets X-DB-Node on everything it answers; Nginx's own answers carry only X-Served-By.
+    // The app answers every request with the X-Request-ID it logged; Nginx's own answers carry none.
+    const fromApp = await lb.get('/api/notes?limit=1');
+    expect(fromApp.header('x-request-id')).toBeDefined();
     for (const path of ['/', '/assets/app.js', '/assets/style.css']) {
       const reply = await lb.get(path);
       expect(reply.status, `${path}: ${reply.body.slice(0, 200)}`).toBe(200);
       expect(SERVERS).toContain(reply.servedBy);
-      expect(reply.dbNode, `${path} came from the app`).toBeUndefined();
+      expect(reply.dbNode, path).toBe('none');
+      expect(reply.header('x-request-id'), `${path} came from the app`).toBeUndefined();
     }
   });
 
