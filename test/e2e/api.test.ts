@@ -213,9 +213,12 @@ describe('bad input gets a 4xx JSON error, never a 5xx or a stack trace', () => 
 
   it('refuses a body over 1 MB with 413', async () => {
     const huge = { title: 'big', body: 'x'.repeat(1_500_000) };
-    // Nginx's client_max_body_size (1m) answers before the app sees the body: its page is HTML.
+    // Nginx's client_max_body_size (1m) answers before the app sees the body, in the app's JSON shape.
     const viaLb = await lb.post('/api/notes', huge);
     expect(viaLb.status, viaLb.body.slice(0, 200)).toBe(413);
+    expect(viaLb.contentType).toMatch(/^application\/json/);
+    expect(viaLb.json<ErrorBody>().error.code).toBe('payload_too_large');
+    expect(viaLb.dbNode).toBe('none');
     expect(viaLb.body).not.toMatch(STACK_TRACE);
 
     // The app's own limit, when a request reaches it directly: the same status, as JSON.

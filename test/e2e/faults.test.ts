@@ -332,6 +332,10 @@ describe('app server faults through HAProxy over TLS', () => {
           `failed yet stored ${storedAfterError}; server-1 DOWN in HAProxy ${downAt - killedAt} ms after SIGKILL`,
       );
       expect(unexpected.map((r) => brief(r, killedAt))).toEqual([]);
+      // Nginx reports the dead app in the API's error shape, saying the write's fate is unknown.
+      for (const r of failed.filter((f) => f.status === 502)) {
+        expect(JSON.parse(r.body), brief(r, killedAt)).toMatchObject({ error: { code: 'app_failed' } });
+      }
       expect(new Set(startedFrom(results, downAt).map((r) => r.servedBy))).toEqual(new Set(['server-2']));
     } finally {
       await posts.stop();
