@@ -60,6 +60,16 @@ describe('dashboard in Chromium through HAProxy', () => {
         .poll(() => page.locator('#served-by').textContent(), { timeout: 10_000 })
         .toMatch(/server-[12]/);
 
+      // A blank title (spaces pass the input's `required`) comes back as the API's 400, shown by the form.
+      await page.fill('#note-title', '   ');
+      await page.click('#add-note');
+      const formError = page.locator('#form-error');
+      await formError.waitFor({ state: 'visible', timeout: 10_000 });
+      const errorText = (await formError.textContent()) ?? '';
+      expect(errorText.length).toBeGreaterThan(0);
+      expect(errorText).not.toContain('null');
+      expect(await page.inputValue('#note-title')).toBe('   ');
+
       const title = `browser note ${Date.now()} <b>not bold</b>`;
       await page.fill('#note-title', title);
       await page.fill('#note-body', 'written by Chromium through HAProxy');

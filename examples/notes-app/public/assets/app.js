@@ -1,34 +1,21 @@
-// The notes app's live dashboard: polls /api/status, draws what the answering app server sees, and
-// lets a person add a note and watch where its write and read-back went. Plain DOM, no framework:
-// every piece of server text goes in through textContent, so a note titled `<script>` is shown as
-// text and never parsed as markup.
+// Entry point of the notes app's live dashboard: polls /api/status, draws what the answering app
+// server sees, and lets a person add a note and watch where its write and read-back went. Plain DOM,
+// no framework: every piece of server text goes in through textContent, so a note titled `<script>`
+// is shown as text and never parsed as markup.
+
+import { ApiError, api, detailLines } from './api.js';
+import { byId, el, serverShort, serverTone } from './dom.js';
+import { renderLagChart } from './lag-chart.js';
+import { renderRouting } from './routing.js';
+import { renderTopology } from './topology.js';
 
 const POLL_MS = 1_000;
 // Back off when the stack is down so a dead load balancer is not hammered, but not so far that the
 // page takes long to notice it came back.
 const MAX_BACKOFF_MS = 8_000;
-// A request that hangs must not freeze the poll loop, which waits for each poll to finish.
-const REQUEST_TIMEOUT_MS = 5_000;
 const NOTES_REFRESH_MS = 5_000;
 const NOTES_LIMIT = 10;
 const SERVER_HISTORY = 20;
-const CHART_WINDOW_MS = 60_000;
-// Below this the y-axis stops shrinking, so a few ms of jitter does not look like a spike.
-const CHART_MIN_SCALE_MS = 100;
-const CHART_HEIGHT = 170;
-// Counters from a server that has not answered for this long are marked stale (it may be down).
-const STALE_COUNTERS_MS = 5_000;
-// Listed even at zero so a reader learns every reason a read can end up on the primary.
-const KNOWN_FALLBACKS = [
-  'no healthy replica',
-  'replica failed',
-  'replica behind session',
-  'strong consistency',
-  'unverifiable token',
-];
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-const byId = (id) => document.getElementById(id);
 
 const state = {
   /** The last /api/status body, kept so the chart can redraw on resize without waiting for a poll. */
@@ -41,125 +28,6 @@ const state = {
   /** The note just added, highlighted in the list once it shows up. */
   freshNoteId: null,
 };
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-
-class ApiError extends Error {
-  constructor(message, { status = 0, details, servedBy = null, dbNode = null } = {}) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.details = details;
-    this.servedBy = servedBy;
-    this.dbNode = dbNode;
-  }
-}
-
-/**
- * Calls the JSON API and returns the body with the headers that say who answered. Sends cookies
- * (`same-origin`) because the app's read-your-writes token travels in one. Throws ApiError with the
- * API's own message on any failure, so callers show one kind of error.
- */
-async function api(path, { method = 'GET', body } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
-  let text;
-  try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-      cache: 'no-store',
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    text = await response.text();
-  } catch (error) {
-    const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
-    throw new ApiError(timedOut ? 'The server did not answer in time' : 'Could not reach the server');
-  }
-  const meta = {
-    status: response.status,
-    servedBy: response.headers.get('X-Served-By'),
-    dbNode: response.headers.get('X-DB-Node'),
-  };
-  let data = null;
-  try {
-    data = text === '' ? null : JSON.parse(text);
-  } catch {
-    // An HTML error page from a proxy, say: reported below by status.
-  }
-  if (!response.ok) {
-    const error = data?.error;
-    const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
-    throw new ApiError(message, { ...meta, details: error?.details });
-  }
-  if (data === null) throw new ApiError(`Unexpected response (HTTP ${response.status}, not JSON)`, meta);
-  return { ...meta, data };
-}
-
-/** The API's `details` as readable lines: validation issues are `{ path, message }`, anything else JSON. */
-function detailLines(details) {
-  if (details === undefined || details === null) return [];
-  const items = Array.isArray(details) ? details : [details];
-  return items.map((item) => {
-    if (item && typeof item === 'object' && typeof item.message === 'string') {
-      return item.path ? `${item.path}: ${item.message}` : item.message;
-    }
-    return typeof item === 'string' ? item : JSON.stringify(item);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small DOM helpers
-
-/** `el('span', { className: 'x' }, 'text', child)`: strings become text nodes, never markup. */
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null) continue;
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key in node) node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((child) => child !== null && child !== undefined && child !== false));
-  return node;
-}
-
-function svgEl(tag, attributes = {}, text) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-const numberFormat = new Intl.NumberFormat();
-
-function formatMs(ms) {
-  if (ms === null || ms === undefined) return '—';
-  if (ms < 1_000) return `${Math.round(ms)} ms`;
-  // Number() drops trailing zeros, so axis ticks read "2 s", "2.5 s" rather than "2.00 s".
-  return `${Number((ms / 1_000).toFixed(ms < 10_000 ? 2 : 1))} s`;
-}
-
-/**
- * A stable colour slot per app server, so server-1 keeps its colour across polls and reloads. Uses the
- * trailing number when there is one (server-1, server-2 never collide), else a string hash.
- */
-function serverTone(name) {
-  const number = /(\d+)$/.exec(name);
-  if (number) return String((Number(number[1]) - 1) % 6);
-  let hash = 0;
-  for (const char of name) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return String(hash % 6);
-}
-
-/** The short label of a server in the history strip: its number, or its first letters. */
-function serverShort(name) {
-  return /(\d+)$/.exec(name)?.[1] ?? name.slice(0, 2);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Header: who served you, who served the last polls, is the connection alive
@@ -204,301 +72,6 @@ function renderConnection(connectionState, text, detail) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Topology
-
-/** How a node stands, in words and as a tone for colour: words first, colour only reinforces them. */
-function nodeStanding(node) {
-  if (!node.reachable) return { tone: 'bad', text: 'Unreachable' };
-  if (node.role === 'primary') return { tone: 'primary', text: 'Primary · takes writes' };
-  if (node.inRotation) return { tone: 'good', text: 'In rotation · serves reads' };
-  return { tone: 'warn', text: `Out of rotation${node.reason ? `: ${node.reason}` : ''}` };
-}
-
-function fact(label, value, className) {
-  return el('div', { className: 'fact' }, el('dt', {}, label), el('dd', { className }, value));
-}
-
-function nodeCard(node) {
-  const standing = nodeStanding(node);
-  const health = node.reachable ? 'reachable' : 'unreachable';
-  let rotation = 'yes';
-  if (node.role === 'primary') rotation = 'n/a (primary)';
-  else if (!node.inRotation) rotation = `no — ${node.reason ?? 'reason unknown'}`;
-
-  return el(
-    'article',
-    { className: `node tone-${standing.tone}`, dataset: { node: node.name, role: node.role } },
-    el(
-      'header',
-      { className: 'node-head' },
-      el('span', { className: 'node-name' }, node.name),
-      el('span', { className: 'role' }, node.role),
-    ),
-    el(
-      'p',
-      { className: 'standing' },
-      el('span', { className: 'standing-dot', 'aria-hidden': 'true' }),
-      standing.text,
-    ),
-    el(
-      'dl',
-      { className: 'facts' },
-      fact('Address', `${node.host}:${node.port}`, 'mono'),
-      fact('Health', health),
-      fact('Lag', node.role === 'primary' ? 'n/a' : formatMs(node.lagMs), 'mono'),
-      fact('In rotation', rotation),
-    ),
-    node.error ? el('p', { className: 'node-error', title: node.error }, node.error) : null,
-  );
-}
-
-function renderTopology(status) {
-  const container = byId('topology');
-  // Primary first, then replicas by name: the order people read a replication diagram in.
-  const nodes = [...status.topology].sort(
-    (a, b) => Number(b.role === 'primary') - Number(a.role === 'primary') || a.name.localeCompare(b.name),
-  );
-  if (nodes.length === 0) {
-    container.replaceChildren(el('p', { className: 'empty' }, 'This server knows no database nodes.'));
-  } else {
-    container.replaceChildren(...nodes.map(nodeCard));
-  }
-  byId('topology-source').textContent = `as ${status.server} sees it`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lag chart
-
-/** Replica names in a stable order: from the topology and from history (a replica may have gone). */
-function replicaNames(status) {
-  const names = new Set(status.topology.filter((node) => node.role !== 'primary').map((node) => node.name));
-  for (const sample of status.lagHistory) for (const name of Object.keys(sample.lagMs)) names.add(name);
-  return [...names].sort((a, b) => a.localeCompare(b));
-}
-
-/** A round tick step (1, 2, 2.5 or 5 × 10^n) giving about four intervals up to `max`. */
-function tickStep(max) {
-  const raw = max / 4;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((candidate) => candidate >= raw);
-  return step ?? 10 * magnitude;
-}
-
-function renderLagChart(status) {
-  const svg = byId('lag-chart');
-  const width = Math.max(svg.clientWidth, 280);
-  const height = CHART_HEIGHT;
-  const margin = { top: 10, right: 14, bottom: 24, left: 52 };
-  const plotWidth = width - margin.left - margin.right;
-  const plotHeight = height - margin.top - margin.bottom;
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  svg.setAttribute('height', String(height));
-
-  const names = replicaNames(status);
-  const samples = status.lagHistory;
-  // The window ends at the newest sample, so the right edge is "now" as the server measured it.
-  const end = samples.at(-1)?.at ?? status.now;
-  const start = end - CHART_WINDOW_MS;
-
-  let highest = 0;
-  for (const sample of samples) {
-    for (const value of Object.values(sample.lagMs))
-      if (typeof value === 'number') highest = Math.max(highest, value);
-  }
-  // 10 % headroom so the highest point does not sit on the frame.
-  const wanted = Math.max(CHART_MIN_SCALE_MS, highest * 1.1);
-  const step = tickStep(wanted);
-  const top = Math.ceil(wanted / step) * step;
-
-  const x = (at) => margin.left + ((at - start) / CHART_WINDOW_MS) * plotWidth;
-  const y = (ms) => margin.top + plotHeight - (Math.min(ms, top) / top) * plotHeight;
-
-  const children = [];
-  for (let value = 0; value <= top; value += step) {
-    children.push(
-      svgEl('line', { class: 'grid', x1: margin.left, x2: width - margin.right, y1: y(value), y2: y(value) }),
-      svgEl(
-        'text',
-        { class: 'axis', x: margin.left - 6, y: y(value) + 4, 'text-anchor': 'end' },
-        formatMs(value),
-      ),
-    );
-  }
-  for (let secondsAgo = 60; secondsAgo >= 0; secondsAgo -= 15) {
-    const at = end - secondsAgo * 1_000;
-    const anchor = secondsAgo === 60 ? 'start' : secondsAgo === 0 ? 'end' : 'middle';
-    children.push(
-      svgEl('line', {
-        class: 'grid faint',
-        x1: x(at),
-        x2: x(at),
-        y1: margin.top,
-        y2: margin.top + plotHeight,
-      }),
-      svgEl(
-        'text',
-        { class: 'axis', x: x(at), y: height - 6, 'text-anchor': anchor },
-        secondsAgo === 0 ? 'now' : `−${secondsAgo} s`,
-      ),
-    );
-  }
-
-  names.forEach((name, index) => {
-    // A null sample (lag unknown: replica unreachable or not replicating) breaks the line rather than
-    // drawing it down to zero, which would claim the replica was perfectly current.
-    let path = '';
-    let run = [];
-    const isolated = [];
-    const flush = () => {
-      if (run.length === 1) isolated.push(run[0]);
-      run = [];
-    };
-    for (const sample of samples) {
-      const value = sample.lagMs[name];
-      if (typeof value !== 'number' || sample.at < start) {
-        flush();
-        continue;
-      }
-      const point = [x(sample.at), y(value)];
-      path += `${run.length === 0 ? 'M' : 'L'}${point[0].toFixed(1)},${point[1].toFixed(1)}`;
-      run.push(point);
-    }
-    flush();
-    const series = `series-${index % 6}`;
-    if (path) children.push(svgEl('path', { class: `line ${series}`, d: path }));
-    // A single known sample between gaps has no segment to draw: a dot keeps it visible.
-    for (const [px, py] of isolated)
-      children.push(svgEl('circle', { class: `point ${series}`, cx: px, cy: py, r: 2.5 }));
-  });
-
-  if (names.length === 0) {
-    children.push(
-      svgEl(
-        'text',
-        { class: 'axis empty-chart', x: width / 2, y: height / 2, 'text-anchor': 'middle' },
-        'No replicas',
-      ),
-    );
-  }
-  svg.replaceChildren(...children);
-
-  const latest = samples.at(-1)?.lagMs ?? {};
-  const summary = names.map((name) => `${name} ${formatMs(latest[name])}`).join(', ');
-  svg.setAttribute('aria-label', `Replication lag over the last minute. Now: ${summary || 'no replicas'}.`);
-  byId('lag-legend').replaceChildren(
-    ...names.map((name, index) =>
-      el(
-        'li',
-        { dataset: { series: name } },
-        el('span', { className: `swatch series-${index % 6}`, 'aria-hidden': 'true' }),
-        el('span', {}, name),
-        el(
-          'span',
-          { className: 'mono muted' },
-          typeof latest[name] === 'number' ? formatMs(latest[name]) : 'no data now',
-        ),
-      ),
-    ),
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Routing counters
-
-/**
- * One table with a column per app server. Each server counts only its own decisions and polls
- * alternate between servers, so showing only the latest answer would make the numbers jump back and
- * forth; side by side, each column grows steadily and the answering server is highlighted.
- */
-function renderRouting(currentServer) {
-  const servers = [...state.countersByServer.keys()].sort((a, b) => a.localeCompare(b));
-  const now = Date.now();
-  const reasons = new Set(KNOWN_FALLBACKS);
-  for (const { routing } of state.countersByServer.values())
-    for (const reason of Object.keys(routing.fallbacks)) reasons.add(reason);
-
-  const sum = (values) => values.reduce((total, value) => total + value, 0);
-  const rows = [
-    { label: 'Reads routed to replicas', value: (r) => r.replicaReads },
-    { label: 'Reads that fell back to the primary', value: (r) => r.primaryReads },
-    {
-      label: 'Share of reads on replicas',
-      format: (r) => {
-        const reads = r.replicaReads + r.primaryReads;
-        return reads === 0 ? '—' : `${Math.round((r.replicaReads / reads) * 100)} %`;
-      },
-    },
-    { label: 'Fallbacks to primary', value: (r) => sum(Object.values(r.fallbacks)), group: true },
-    ...[...reasons].map((reason) => ({ label: reason, value: (r) => r.fallbacks[reason] ?? 0, sub: true })),
-    {
-      label: 'Read-your-writes waits (reached / timed out / failed)',
-      format: (r) =>
-        [r.waits.reached, r.waits.timedOut, r.waits.failed ?? 0]
-          .map((n) => numberFormat.format(n))
-          .join(' / '),
-      zero: (r) => r.waits.reached + r.waits.timedOut + (r.waits.failed ?? 0) === 0,
-    },
-    {
-      label: 'Statements only the primary may run (writes, locking reads, transactions)',
-      value: (r) => r.writes,
-    },
-  ];
-
-  const headCells = servers.map((server) => {
-    const { at } = state.countersByServer.get(server);
-    const stale = now - at > STALE_COUNTERS_MS;
-    return el(
-      'th',
-      { scope: 'col', className: server === currentServer ? 'current' : undefined },
-      el('span', { className: 'server-chip', dataset: { tone: serverTone(server) } }, server),
-      el(
-        'span',
-        { className: `age${stale ? ' stale' : ''}` },
-        stale ? `${Math.round((now - at) / 1000)} s old` : 'live',
-      ),
-    );
-  });
-
-  const bodyRows = rows.map((row) => {
-    const cells = servers.map((server) => {
-      const { routing } = state.countersByServer.get(server);
-      const value = row.value?.(routing);
-      const text = row.format ? row.format(routing) : numberFormat.format(value);
-      const isZero = row.zero ? row.zero(routing) : value === 0;
-      const classes = ['mono', server === currentServer ? 'current' : '', isZero ? 'zero' : ''];
-      return el('td', { className: classes.filter(Boolean).join(' ') }, text);
-    });
-    const rowClass = row.sub ? 'sub' : row.group ? 'group' : undefined;
-    return el(
-      'tr',
-      { className: rowClass },
-      el('th', { scope: 'row' }, row.sub ? `└ ${row.label}` : row.label),
-      ...cells,
-    );
-  });
-
-  byId('routing').replaceChildren(
-    el(
-      'p',
-      { className: 'muted small routing-note' },
-      'Each app server counts its own decisions since it started. Highlighted: ',
-      el('strong', {}, currentServer),
-      ' (answered the latest poll).',
-    ),
-    el(
-      'div',
-      { className: 'table-scroll' },
-      el(
-        'table',
-        { className: 'counters' },
-        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Counter'), ...headCells)),
-        el('tbody', {}, ...bodyRows),
-      ),
-    ),
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
 // Status polling
 
 function renderStatus(status, servedBy) {
@@ -508,7 +81,7 @@ function renderStatus(status, servedBy) {
   rememberServer(servedBy);
   renderTopology(status);
   renderLagChart(status);
-  renderRouting(status.server);
+  renderRouting(state.countersByServer, status.server);
 }
 
 /**
@@ -531,7 +104,7 @@ async function poll() {
         error.message,
       );
       // Re-render so the counters' columns show how old they are.
-      if (state.status) renderRouting(state.status.server);
+      if (state.status) renderRouting(state.countersByServer, state.status.server);
       return;
     }
     state.failures = 0;
@@ -639,10 +212,10 @@ function serverOf(response) {
 function showFormError(error) {
   const box = byId('form-error');
   const lines = detailLines(error.details);
-  box.replaceChildren(
-    el('strong', {}, error.message),
-    lines.length > 0 ? el('ul', {}, ...lines.map((line) => el('li', {}, line))) : null,
-  );
+  // replaceChildren turns a null into the text "null": add the list only when there is one.
+  const children = [el('strong', {}, error.message)];
+  if (lines.length > 0) children.push(el('ul', {}, ...lines.map((line) => el('li', {}, line))));
+  box.replaceChildren(...children);
   box.hidden = false;
 }
 

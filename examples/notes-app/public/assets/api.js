@@ -1,0 +1,71 @@
+// Talks to the notes app's JSON API and turns every failure into one kind of error (ApiError).
+
+// A request that hangs must not freeze the poll loop, which waits for each poll to finish.
+const REQUEST_TIMEOUT_MS = 5_000;
+
+export class ApiError extends Error {
+  constructor(message, { status = 0, details, servedBy = null, dbNode = null } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.details = details;
+    this.servedBy = servedBy;
+    this.dbNode = dbNode;
+  }
+}
+
+/**
+ * Calls the JSON API and returns the body with the headers that say who answered. Sends cookies
+ * (`same-origin`) because the app's read-your-writes token travels in one. Throws ApiError with the
+ * API's own message on any failure, so callers show one kind of error.
+ */
+export async function api(path, { method = 'GET', body } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  let text;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    text = await response.text();
+  } catch (error) {
+    const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+    throw new ApiError(timedOut ? 'The server did not answer in time' : 'Could not reach the server');
+  }
+  const meta = {
+    status: response.status,
+    servedBy: response.headers.get('X-Served-By'),
+    dbNode: response.headers.get('X-DB-Node'),
+  };
+  let data = null;
+  try {
+    data = text === '' ? null : JSON.parse(text);
+  } catch {
+    // An HTML error page from a proxy, say: reported below by status.
+  }
+  if (!response.ok) {
+    const error = data?.error;
+    const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
+    throw new ApiError(message, { ...meta, details: error?.details });
+  }
+  if (data === null) throw new ApiError(`Unexpected response (HTTP ${response.status}, not JSON)`, meta);
+  return { ...meta, data };
+}
+
+/** The API's `details` as readable lines: validation issues are `{ path, message }`, anything else JSON. */
+export function detailLines(details) {
+  if (details === undefined || details === null) return [];
+  const items = Array.isArray(details) ? details : [details];
+  return items.map((item) => {
+    if (item && typeof item === 'object' && typeof item.message === 'string') {
+      return item.path ? `${item.path}: ${item.message}` : item.message;
+    }
+    return typeof item === 'string' ? item : JSON.stringify(item);
+  });
+}
