@@ -175,18 +175,16 @@ export class ConsistentRunner {
     startedAt: number,
   ): Promise<ResultTuple> {
     const { engine } = this;
-    const route = fallbackRoute(failed, 'replica failed');
-    let node: NodePool | undefined;
+    let primary: NodePool;
     try {
-      node = engine.primary;
-      const result = await engine.runOnce(node, kind, statement, values);
-      engine.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
-      return result;
+      primary = engine.primary;
     } catch (error) {
-      const wrapped = node === undefined ? error : wrapFailure(error, node, true);
-      engine.telemetry.refuseStatement(span, classification.operation, sql, wrapped);
-      throw wrapped;
+      // No primary to fall back to (failover in progress): the read never ran again.
+      engine.telemetry.refuseStatement(span, classification.operation, sql, error);
+      throw error;
     }
+    const route = fallbackRoute(failed, 'replica failed');
+    return engine.retryOn(primary, kind, statement, values, sql, classification, route, span, startedAt);
   }
 }
 

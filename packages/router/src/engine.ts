@@ -340,6 +340,24 @@ export class Engine {
       node = this.primary;
       route = fallbackRoute(route, 'replica failed');
     }
+    return this.retryOn(node, kind, statement, values, sql, classification, route, span, startedAt);
+  }
+
+  /**
+   * The second attempt of a read whose first node failed: runs it on `node` and ends the statement's
+   * span and metrics with its outcome. Shared by plain reads and session reads.
+   */
+  async retryOn(
+    node: NodePool,
+    kind: StatementKind,
+    statement: Statement,
+    values: unknown,
+    sql: string,
+    classification: Classification,
+    route: Route,
+    span: Span,
+    startedAt: number,
+  ): Promise<ResultTuple> {
     try {
       const result = await this.runOnce(node, kind, statement, values);
       this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
