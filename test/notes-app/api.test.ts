@@ -9,6 +9,7 @@ import { LagHistory } from '../../examples/notes-app/src/dashboard/lag-history.j
 import { AppMetrics } from '../../examples/notes-app/src/metrics.js';
 import { Readiness } from '../../examples/notes-app/src/readiness.js';
 import { migrate } from '../../examples/notes-app/src/schema.js';
+import { nodeConfig } from '../support/cluster-nodes.js';
 
 interface Note {
   id: number;
@@ -25,14 +26,9 @@ const lagHistory = new LagHistory(60_000, 100);
 
 beforeAll(async () => {
   cluster = await startCluster({ servers: 0, replicas: 1 });
-  const node = (n: { host: string; port: number; name: string }) => ({
-    host: n.host,
-    port: n.port,
-    name: n.name,
-  });
   db = createRouter({
-    primary: node(cluster.primary()),
-    replicas: cluster.replicas().map(node),
+    primary: nodeConfig(cluster.primary()),
+    replicas: cluster.replicas().map(nodeConfig),
     connection: cluster.credentials.app,
     monitor: { intervalMs: 250, ...cluster.credentials.monitor },
     meterProvider: metrics.meterProvider,

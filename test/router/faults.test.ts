@@ -1,6 +1,7 @@
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { PrimaryUnavailableError, type Router, RwsplitError } from '@rwsplit/router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { timed } from '../support/timed.js';
 import { eventually, replicated, routerFor, serverId } from './support.js';
 
 // The tests run in order on one cluster: the replica dies and comes back, then the primary dies.
@@ -29,16 +30,6 @@ afterAll(async () => {
   await db?.close();
   await cluster?.stop();
 });
-
-async function timed<T>(run: () => Promise<T>): Promise<{ value?: T; error?: unknown; ms: number }> {
-  const started = performance.now();
-  try {
-    const value = await run();
-    return { value, ms: performance.now() - started };
-  } catch (error) {
-    return { error, ms: performance.now() - started };
-  }
-}
 
 describe('a replica that dies', () => {
   it('leaves reads succeeding on the primary, none waiting past the connect timeout', async () => {

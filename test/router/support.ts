@@ -1,36 +1,19 @@
 import type { Cluster, DbNode } from '@rwsplit/cluster';
-import {
-  createRouter,
-  type Queryable,
-  type Router,
-  type RouterConfig,
-  type StatementOptions,
-} from '@rwsplit/router';
-import type { RowDataPacket } from 'mysql2';
+import { createRouter, type Router, type RouterConfig } from '@rwsplit/router';
+import { nodeConfig } from '../support/cluster-nodes.js';
+
+export { serverId } from '../support/cluster-nodes.js';
 
 /** A router over a harness cluster: its primary and every replica, with the app account. */
 export function routerFor(cluster: Cluster, options: Partial<RouterConfig> = {}): Router {
-  const node = (n: DbNode) => ({ host: n.host, port: n.port, name: n.name });
   return createRouter({
-    primary: node(cluster.primary()),
-    replicas: cluster.replicas().map(node),
+    primary: nodeConfig(cluster.primary()),
+    replicas: cluster.replicas().map(nodeConfig),
     connection: cluster.credentials.app,
     // The monitor's own account can read replication status (the app account cannot).
     monitor: { ...cluster.credentials.monitor },
     ...options,
   });
-}
-
-/** The server_id of the node that ran the statement. */
-export async function serverId(
-  db: Queryable,
-  sql = 'SELECT @@server_id AS id',
-  options: StatementOptions = {},
-): Promise<number> {
-  const [rows] = await db.query<RowDataPacket[]>(sql, [], options);
-  const id = rows[0]?.id;
-  if (typeof id !== 'number') throw new Error(`no server id in ${JSON.stringify(rows)}`);
-  return id;
 }
 
 /** Polls `check` until it holds (errors count as "not yet"), or fails after `timeoutMs`. */

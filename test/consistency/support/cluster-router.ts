@@ -1,6 +1,6 @@
 import type { Cluster, DbNode } from '@rwsplit/cluster';
 import { createRouter, type Queryable, type Router, type RouterConfig } from '@rwsplit/router';
-import type { RowDataPacket } from 'mysql2';
+import { nodeConfig, serverId } from '../../support/cluster-nodes.js';
 import { until } from './wait.js';
 
 // The monitor settings every consistency test runs with; the bounds the tests assert derive from them.
@@ -12,9 +12,7 @@ export const DETECTION_BOUND_MS = 2 * MONITOR_INTERVAL_MS + PROBE_TIMEOUT_MS;
 
 export type NodeStatus = ReturnType<Router['topology']>[number];
 
-export function nodeConfig(node: DbNode): { host: string; port: number; name: string } {
-  return { host: node.host, port: node.port, name: node.name };
-}
+export { nodeConfig, serverId } from '../../support/cluster-nodes.js';
 
 /**
  * A router over the cluster as it is now (its primary and every replica), with the app account, the
@@ -34,17 +32,6 @@ export function routerConfig(cluster: Cluster, overrides: Partial<RouterConfig> 
 
 export function routerFor(cluster: Cluster, overrides: Partial<RouterConfig> = {}): Router {
   return createRouter(routerConfig(cluster, overrides));
-}
-
-/** The server_id of the node that ran the read: the observable proof of where it was routed. */
-export async function serverId(
-  db: Pick<Queryable, 'query'>,
-  sql = 'SELECT @@server_id AS id',
-): Promise<number> {
-  const [rows] = await db.query<RowDataPacket[]>(sql);
-  const id = rows[0]?.id;
-  if (typeof id !== 'number') throw new Error(`no server id in ${JSON.stringify(rows)}`);
-  return id;
 }
 
 /** Which nodes answered `count` plain reads, by server_id. */
