@@ -10,8 +10,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import sqlParser, { type Select } from 'node-sql-parser';
-import type { RouteTarget } from '../packages/router/src/classification.js';
-import { classify } from '../packages/router/src/classify.js';
+import type { RouteTarget } from '../packages/router/src/classify/classification.js';
+import { classify } from '../packages/router/src/classify/index.js';
 
 export interface ClassifyBenchRow {
   readonly statement: string;

@@ -1,8 +1,9 @@
 import type { Context, Span } from '@opentelemetry/api';
-import type { Classification } from './classification.js';
-import { classify } from './classify.js';
+import type { Classification } from './classify/classification.js';
+import { classify } from './classify/index.js';
 import { isConnectionFailure } from './connection-failure.js';
-import { ConsistentRunner } from './consistent-runner.js';
+import { ConsistentRunner } from './consistency/consistent-runner.js';
+import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import { type Dialect, detectDialect } from './dialect/dialect.js';
 import {
   NoReplicaAvailableError,
@@ -14,7 +15,6 @@ import {
   SessionStateError,
 } from './errors.js';
 import { NodePool, type PooledConnection } from './pool.js';
-import type { ReadYourWrites } from './read-your-writes.js';
 import type { ResolvedConfig } from './resolve-config.js';
 import { decideRoute, fallbackRoute, type Route } from './route.js';
 import { selectWeighted } from './select.js';

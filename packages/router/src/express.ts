@@ -9,7 +9,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ConsistencyMode } from './consistency-config.js';
+import type { ConsistencyMode } from './consistency/consistency-config.js';
 import type { Router } from './router.js';
 import type { Session } from './session.js';
 

@@ -1,6 +1,6 @@
-export type { Classification, RouteTarget } from './classification.js';
-export { classify } from './classify.js';
-export type { ConsistencyConfig, ConsistencyMode } from './consistency-config.js';
+export type { Classification, RouteTarget } from './classify/classification.js';
+export { classify } from './classify/index.js';
+export type { ConsistencyConfig, ConsistencyMode } from './consistency/consistency-config.js';
 export type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
 export {
   AcquireTimeoutError,

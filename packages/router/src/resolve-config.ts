@@ -1,6 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import type { ConsistencyMode } from './consistency/consistency-config.js';
 import { createTokenCodec, type TokenCodec } from './consistency/token.js';
-import type { ConsistencyMode } from './consistency-config.js';
 import type { Driver } from './driver.js';
 import { InvalidOptionError } from './errors.js';
 import { mysql2Driver } from './mysql2-driver.js';

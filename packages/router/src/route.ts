@@ -1,4 +1,4 @@
-import type { Classification, RouteTarget } from './classification.js';
+import type { Classification, RouteTarget } from './classify/classification.js';
 import { HintRefusedError } from './errors.js';
 
 /** Where one statement goes and why: data, so it can be tested, logged and put on a span. */

@@ -1,6 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { ConnectionOptions } from 'mysql2/promise';
-import type { ConsistencyConfig, ConsistencyMode } from './consistency-config.js';
+import type { ConsistencyConfig, ConsistencyMode } from './consistency/consistency-config.js';
 import type { Driver } from './driver.js';
 import type { TopologyLogger } from './topology/monitor.js';
 

@@ -1,8 +1,8 @@
 import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
-import type { ConsistencyMode } from './consistency-config.js';
+import type { ConsistencyMode } from './consistency/consistency-config.js';
+import { ReadYourWrites } from './consistency/read-your-writes.js';
 import { Engine } from './engine.js';
 import type { NodeRole } from './pool.js';
-import { ReadYourWrites } from './read-your-writes.js';
 import { type ResolvedConfig, resolveConfig } from './resolve-config.js';
 import type { RouterConfig } from './router-config.js';
 import { Session } from './session.js';

@@ -1,8 +1,8 @@
 import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
-import type { Classification } from './classification.js';
+import type { Classification } from './classify/classification.js';
+import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
 import { InvalidArgumentError, SessionReleasedError } from './errors.js';
-import type { ReadYourWrites } from './read-your-writes.js';
 import {
   type ResultTuple,
   type Statement,

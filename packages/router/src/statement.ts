@@ -1,5 +1,5 @@
 import type { ExecuteValues, FieldPacket, QueryOptions, QueryResult, QueryValues } from 'mysql2/promise';
-import type { RouteTarget } from './classification.js';
+import type { RouteTarget } from './classify/classification.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** mysql2's `QueryOptions`, plus the router's per-statement `target`. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RouteTarget } from '../src/classification.js';
-import { CLASSIFY_REASONS, classify } from '../src/classify.js';
+import type { RouteTarget } from '../src/classify/classification.js';
+import { CLASSIFY_REASONS, classify } from '../src/classify/index.js';
 
 /** Statements with their tokens separated by single spaces; each space may become any blank or comment. */
 const corpus: readonly (readonly [sql: string, target: RouteTarget, sessionState: boolean])[] = [

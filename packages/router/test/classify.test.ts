@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RouteTarget } from '../src/classification.js';
-import { CLASSIFY_REASONS, type ClassifyReason, classify } from '../src/classify.js';
+import type { RouteTarget } from '../src/classify/classification.js';
+import { CLASSIFY_REASONS, type ClassifyReason, classify } from '../src/classify/index.js';
 
 type Case = readonly [sql: string, target: RouteTarget, reason: ClassifyReason, sessionState: boolean];
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parsePosition } from '../src/consistency/position.js';
+import { ReadYourWrites } from '../src/consistency/read-your-writes.js';
 import { createTokenCodec } from '../src/consistency/token.js';
 import { InvalidOptionError } from '../src/errors.js';
-import { ReadYourWrites } from '../src/read-your-writes.js';
 import { resolveConfig } from '../src/resolve-config.js';
 import type { RouterConfig } from '../src/router-config.js';
 

@@ -1,5 +1,5 @@
-import type { RouteTarget } from '../classification.js';
 import { isWordChar } from './characters.js';
+import type { RouteTarget } from './classification.js';
 
 /**
  * The routing hint in comment text[from, to): `rwsplit:primary` or `rwsplit:replica`, any case,

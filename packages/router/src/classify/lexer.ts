@@ -1,4 +1,3 @@
-import type { RouteTarget } from '../classification.js';
 import {
   digitsEnd,
   endsDifferentlyAsIdentifier,
@@ -8,6 +7,7 @@ import {
   quotedEnd,
   wordEnd,
 } from './characters.js';
+import type { RouteTarget } from './classification.js';
 import { findHint } from './hint.js';
 import { type Keyword, lookupKeyword } from './keywords.js';
 import {

@@ -1,5 +1,5 @@
-import type { RouteTarget } from '../classification.js';
-import type { ClassifyReason } from '../classify.js';
+import type { RouteTarget } from './classification.js';
+import type { ClassifyReason } from './index.js';
 import type { Keyword } from './keywords.js';
 import type { Scanner } from './scanner.js';
 import { TOK_END, TOK_IDENT, TOK_LPAREN, TOK_OTHER, TOK_SEMI, TOK_WORD } from './tokens.js';

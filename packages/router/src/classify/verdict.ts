@@ -1,4 +1,4 @@
-import type { ClassifyReason } from '../classify.js';
+import type { ClassifyReason } from './index.js';
 import { SESSION_EFFECTS, Seen } from './scanner.js';
 
 /** What a statement is, from its leading words; the scanner's findings refine it into a verdict. */

@@ -1,4 +1,4 @@
-import type { TokenSecret } from './consistency/token.js';
+import type { TokenSecret } from './token.js';
 
 /**
  * What a read must see:

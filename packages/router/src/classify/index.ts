@@ -1,8 +1,8 @@
 import type { Classification } from './classification.js';
-import { Lexer } from './classify/lexer.js';
-import { Scanner } from './classify/scanner.js';
-import { StatementReader } from './classify/statement.js';
-import { TOK_END } from './classify/tokens.js';
+import { Lexer } from './lexer.js';
+import { Scanner } from './scanner.js';
+import { StatementReader } from './statement.js';
+import { TOK_END } from './tokens.js';
 
 /** Every reason `classify` gives, for metric labels and exhaustive handling. Stable: new ones get added, none renamed. */
 export const CLASSIFY_REASONS = [

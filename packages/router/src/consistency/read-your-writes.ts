@@ -1,6 +1,6 @@
-import { covers, type GtidPosition, isEmpty, merge } from './consistency/position.js';
-import type { TokenCodec } from './consistency/token.js';
 import type { ConsistencyMode } from './consistency-config.js';
+import { covers, type GtidPosition, isEmpty, merge } from './position.js';
+import type { TokenCodec } from './token.js';
 
 /**
  * What one session must see: the GTID position of everything it (or the token it resumed) wrote.

@@ -1,15 +1,15 @@
 import type { Span } from '@opentelemetry/api';
-import type { Classification } from './classification.js';
-import { isConnectionFailure } from './connection-failure.js';
-import { type GtidPosition, isEmpty } from './consistency/position.js';
-import type { Probe } from './dialect/dialect.js';
-import type { DriverConnection } from './driver.js';
-import { type Engine, wrapFailure } from './engine.js';
-import { NoReplicaAvailableError, ReplicaUnavailableError } from './errors.js';
-import type { NodePool, PooledConnection } from './pool.js';
+import type { Classification } from '../classify/classification.js';
+import { isConnectionFailure } from '../connection-failure.js';
+import type { Probe } from '../dialect/dialect.js';
+import type { DriverConnection } from '../driver.js';
+import { type Engine, wrapFailure } from '../engine.js';
+import { NoReplicaAvailableError, ReplicaUnavailableError } from '../errors.js';
+import type { NodePool, PooledConnection } from '../pool.js';
+import { fallbackRoute, type Route } from '../route.js';
+import type { ResultTuple, Statement, StatementKind } from '../statement.js';
+import { type GtidPosition, isEmpty } from './position.js';
 import type { ReadYourWrites } from './read-your-writes.js';
-import { fallbackRoute, type Route } from './route.js';
-import type { ResultTuple, Statement, StatementKind } from './statement.js';
 
 interface Placement {
   readonly node: NodePool;
