@@ -1,4 +1,4 @@
-import type { ResolvedCircuitBreaker } from './resolve-config.js';
+import type { ResolvedCircuitBreakerConfig } from './circuit-breaker-config.js';
 
 /**
  * Per-node connect breaker. Closed while connects succeed; after `failureThreshold` consecutive
@@ -11,7 +11,7 @@ export class CircuitBreaker {
   private openUntil = 0;
   private lastFailure: unknown;
 
-  constructor(private readonly config: ResolvedCircuitBreaker) {}
+  constructor(private readonly config: ResolvedCircuitBreakerConfig) {}
 
   /** True while the node should be skipped. */
   isOpen(now: number): boolean {

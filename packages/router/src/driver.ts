@@ -8,6 +8,8 @@ export interface DriverConnection {
   query(sql: string | QueryOptions, values?: unknown): Promise<[QueryResult, FieldPacket[]]>;
   execute(sql: string | QueryOptions, values?: unknown): Promise<[QueryResult, FieldPacket[]]>;
   ping(): Promise<void>;
+  /** The server's id for this connection (mysql2 has it from the handshake), for KILL QUERY. */
+  readonly threadId?: number | null;
   /** COM_RESET_CONNECTION: drops user variables, temporary tables, locks and open transactions. */
   reset?(): Promise<void>;
   end(): Promise<void>;

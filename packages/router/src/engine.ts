@@ -1,23 +1,20 @@
-import type { Context, Span } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import type { Classification } from './classify/classification.js';
 import { classify } from './classify/index.js';
-import { isConnectionFailure } from './connection-failure.js';
-import { ConsistentRunner } from './consistency/consistent-runner.js';
+import { CommitTracker } from './consistency/commit-tracker.js';
 import type { ReadYourWrites } from './consistency/read-your-writes.js';
-import { type Dialect, detectDialect } from './dialect/dialect.js';
+import { cancelStatement, type Dialect } from './dialect/dialect.js';
 import {
   NoReplicaAvailableError,
   PrimaryUnavailableError,
-  QueryFailedError,
-  ReplicaUnavailableError,
   RouterClosedError,
-  RwsplitError,
   SessionStateError,
 } from './errors.js';
+import { LeaseTaker } from './lease-taker.js';
 import { NodePool, type PooledConnection } from './pool.js';
+import { type ReadSelector, readCandidates, type SelectableNode } from './read-selector.js';
 import type { ResolvedConfig } from './resolve-config.js';
-import { decideRoute, fallbackRoute, type Route } from './route.js';
-import { selectWeighted } from './select.js';
+import { decideRoute, type Route } from './route.js';
 import {
   type ResultTuple,
   requestedTarget,
@@ -25,8 +22,11 @@ import {
   type StatementKind,
   type StatementOptions,
   sqlOf,
+  timeoutOf,
 } from './statement.js';
+import { StatementRun } from './statement-run.js';
 import { Telemetry } from './telemetry.js';
+import { TimeoutQueue } from './timeout-queue.js';
 import { type NodeStatus, TopologyMonitor } from './topology/monitor.js';
 
 const CACHE_ENTRIES = 1_000;
@@ -39,9 +39,18 @@ export interface Lease {
   readonly route: Route;
 }
 
+/** What `close()` had to do. */
+export interface CloseReport {
+  /** Connections still on loan when `timeouts.closeMs` ran out (sessions never released, hung statements), destroyed. */
+  readonly destroyedConnections: number;
+  /** Statements still running then, failed with `RouterClosedError`. */
+  readonly abortedStatements: number;
+}
+
 /**
- * The machinery behind the public router, sessions and transactions: nodes, selection, the
- * classification cache, statement execution with retry/fallback, and telemetry. Internal.
+ * The machinery behind the public router, sessions and transactions: nodes, read selection, the
+ * classification cache, the deadline queue, and the entry points of the one statement pipeline
+ * (`StatementRun`). Internal.
  */
 export class Engine {
   /** The node configured as primary: the write target until the monitor discovers another. */
@@ -53,34 +62,32 @@ export class Engine {
   readonly telemetry: Telemetry;
   /** Undefined with `monitor: false`: static roles, no lag awareness, no failover. */
   readonly monitor: TopologyMonitor | undefined;
-  private readonly readCandidates: readonly ReadCandidate[];
-  private readonly candidateOf = new Map<NodePool, ReadCandidate>();
+  /** Every statement attempt in flight, by deadline (`performance.now()` clock). */
+  readonly deadlines = new TimeoutQueue(0, () => performance.now());
+  /** Positions that session writes produced. */
+  readonly commits: CommitTracker;
+  private readonly selector: ReadSelector;
+  private readonly candidates: readonly SelectableNode[];
   private readonly byName = new Map<string, NodePool>();
-  private readonly weights: number[];
   private readonly classifications = new Map<string, Classification>();
   private connectedDialect: Dialect | undefined;
   private monitorStarted = false;
-  private closing: Promise<void> | undefined;
-  /** Session reads and writes that must see (or record) GTID positions. */
-  readonly consistency: ConsistentRunner = new ConsistentRunner(this);
+  private closing: Promise<CloseReport> | undefined;
 
   constructor(readonly config: ResolvedConfig) {
     const onConnected: ConstructorParameters<typeof NodePool>[3] = (connection, driver) => {
       const version = driver.serverVersion?.(connection);
       this.telemetry.detectSystem(version);
-      if (version !== undefined) this.connectedDialect ??= detectDialect(version);
+      if (version !== undefined) this.connectedDialect ??= config.detectDialect(version);
     };
     this.configuredPrimary = new NodePool(config.primary, 'primary', config, onConnected);
     this.replicas = config.replicas.map((node) => new NodePool(node, 'replica', config, onConnected));
     this.nodes = [this.configuredPrimary, ...this.replicas];
     for (const node of this.nodes) this.byName.set(node.name, node);
-    this.readCandidates = this.nodes.map((node) => {
-      const candidate = new ReadCandidate(node, this);
-      this.candidateOf.set(node, candidate);
-      return candidate;
-    });
-    this.weights = this.readCandidates.map(() => 0);
+    this.candidates = readCandidates(this.nodes, (node) => this.readable(node));
+    this.selector = config.readSelector();
     this.telemetry = new Telemetry(config, this.nodes);
+    this.commits = new CommitTracker(() => this.dialect());
     this.monitor = config.monitor === undefined ? undefined : this.createMonitor(config.monitor);
   }
 
@@ -181,218 +188,88 @@ export class Engine {
     return found;
   }
 
-  /** Next replica by smooth weighted round robin among healthy ones, skipping `exclude`. */
+  /** The replica for the next read, by the configured selector among those in rotation, skipping `exclude`. */
   pickReplica(exclude?: NodePool): NodePool | undefined {
     // The clock only matters while some breaker is open; skip reading it otherwise.
     let now = 0;
     for (const node of this.nodes) if (node.breaker.retryAt !== 0) now = Date.now();
-    const skip = exclude === undefined ? undefined : this.candidateOf.get(exclude);
-    const index = selectWeighted(this.readCandidates, this.weights, now, skip);
-    return index < 0 ? undefined : this.readCandidates[index]?.node;
+    return this.selector.select(this.candidates, now, exclude)?.node;
   }
 
-  /** The route of a statement on the shared API; throws for session state and refused hints. */
-  routeShared(
-    statement: Statement,
-    options: StatementOptions | undefined,
-    classification: Classification,
-  ): Route {
-    if (classification.sessionState) throw new SessionStateError(classification.operation);
-    return this.routeUnpinned(statement, options, classification);
+  /**
+   * No replica can take a read: fine if reads may fall back to the primary; else `NoReplicaAvailableError`,
+   * or `firstFailure` when a replica already failed this read (the more useful report).
+   */
+  noReplica(firstFailure?: unknown): void {
+    if (this.config.whenNoReplica !== 'error') return;
+    throw firstFailure ?? new NoReplicaAvailableError();
   }
 
-  routeUnpinned(
-    statement: Statement,
-    options: StatementOptions | undefined,
-    classification: Classification,
-  ): Route {
+  /** The route of a statement outside a pinned scope; throws for refused hints. */
+  route(statement: Statement, options: StatementOptions | undefined, classification: Classification): Route {
     const requested = requestedTarget(statement, options);
     return requested === undefined
       ? decideRoute(classification, classification.hint, 'hint')
       : decideRoute(classification, requested, 'target option');
   }
 
-  /** One statement through the shared API: classify, route, run on a pooled connection, retry a failed read once. */
-  async run(
+  /**
+   * One statement through the shared API or an unpinned session: classify, route, run with deadlines,
+   * retry a failed read once. `allowSessionState` is false on the shared API, where a statement that
+   * changes connection state is refused (its state would be lost on a pooled connection).
+   */
+  run(
     kind: StatementKind,
     statement: Statement,
     values: unknown,
     options: StatementOptions | undefined,
     allowSessionState: boolean,
-    scope?: ReadYourWrites,
+    scope: ReadYourWrites | undefined,
   ): Promise<ResultTuple> {
-    if (this.closing !== undefined) throw new RouterClosedError();
+    if (this.closing !== undefined) return Promise.reject(new RouterClosedError());
     if (!this.monitorStarted) void this.startMonitor();
-    const sql = typeof statement === 'string' ? statement : sqlOf(statement);
+    let sql: string;
+    try {
+      sql = typeof statement === 'string' ? statement : sqlOf(statement);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const classification = this.classify(sql);
     const startedAt = performance.now();
     const span = this.telemetry.startStatement(classification.operation, undefined);
     let route: Route;
+    let timeoutMs: number | undefined;
     try {
-      route = allowSessionState
-        ? this.routeUnpinned(statement, options, classification)
-        : this.routeShared(statement, options, classification);
+      if (!allowSessionState && classification.sessionState) {
+        throw new SessionStateError(classification.operation);
+      }
+      route = this.route(statement, options, classification);
+      timeoutMs = timeoutOf(statement, options);
     } catch (error) {
       this.telemetry.refuseStatement(span, classification.operation, sql, error);
-      throw error;
+      return Promise.reject(error);
     }
-    if (scope !== undefined && scope.mode !== 'eventual') {
-      return this.consistency.run(
-        kind,
-        statement,
-        values,
-        sql,
-        classification,
-        route,
-        span,
-        startedAt,
-        scope,
-      );
-    }
-    let node: NodePool | undefined;
-    try {
-      node = route.target === 'primary' ? this.primary : this.pickReplica();
-      if (node === undefined) {
-        if (this.config.whenNoReplica === 'error') throw new NoReplicaAvailableError();
-        node = this.primary;
-        route = fallbackRoute(route, 'no healthy replica');
-      }
-    } catch (error) {
-      this.telemetry.refuseStatement(span, classification.operation, sql, error);
-      throw error;
-    }
-    // The hot path, inline: one promise from the pool (none of our own), one from mysql2.
-    let pooled: PooledConnection | undefined;
-    let result: ResultTuple;
-    try {
-      const resource = await node.checkout();
-      pooled = node.usable(resource) ?? (await node.recover(resource));
-      result =
-        kind === 'query'
-          ? await pooled.connection.query(statement, values)
-          : await pooled.connection.execute(statement, values);
-    } catch (error) {
-      if (pooled !== undefined) {
-        if (isConnectionFailure(error)) pooled.broken = true;
-        node.release(pooled);
-      }
-      return this.afterFailure(
-        kind,
-        statement,
-        values,
-        sql,
-        classification,
-        route,
-        node,
-        error,
-        span,
-        startedAt,
-      );
-    }
-    node.release(pooled);
-    this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
-    return result;
+    const { timeouts } = this.config;
+    const read = classification.target === 'replica';
+    const budgetMs = timeoutMs ?? (read ? timeouts.readTotalMs : timeouts.writeMs);
+    return new StatementRun(this, {
+      kind,
+      statement,
+      values,
+      sql,
+      classification,
+      route,
+      span,
+      startedAt,
+      budgetMs,
+      attemptMs: read ? Math.min(budgetMs, timeouts.readMs) : budgetMs,
+      scope: scope === undefined || scope.mode === 'eventual' ? undefined : scope,
+      lease: undefined,
+    }).start();
   }
 
-  /** A statement failed on `node`: a read that lost its replica goes elsewhere once; anything else is reported. */
-  private afterFailure(
-    kind: StatementKind,
-    statement: Statement,
-    values: unknown,
-    sql: string,
-    classification: Classification,
-    route: Route,
-    node: NodePool,
-    error: unknown,
-    span: Span,
-    startedAt: number,
-  ): Promise<ResultTuple> {
-    if (route.target !== 'replica' || !isReplicaFailure(error)) {
-      const wrapped = wrapFailure(error, node, classification.target === 'replica');
-      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, wrapped);
-      return Promise.reject(wrapped);
-    }
-    this.telemetry.recordRetry(span, node, error);
-    return this.retryRead(kind, statement, values, sql, classification, route, node, error, span, startedAt);
-  }
-
-  /** A read failed on `failed` with a connection failure: once more on another replica, or the primary. */
-  private async retryRead(
-    kind: StatementKind,
-    statement: Statement,
-    values: unknown,
-    sql: string,
-    classification: Classification,
-    wanted: Route,
-    failed: NodePool,
-    firstError: unknown,
-    span: Span,
-    startedAt: number,
-  ): Promise<ResultTuple> {
-    let route = wanted;
-    let node = this.pickReplica(failed);
-    if (node === undefined) {
-      if (this.config.whenNoReplica === 'error') {
-        const wrapped = wrapFailure(firstError, failed, true);
-        this.telemetry.endStatement(span, startedAt, failed, classification.operation, sql, route, wrapped);
-        throw wrapped;
-      }
-      node = this.primary;
-      route = fallbackRoute(route, 'replica failed');
-    }
-    return this.retryOn(node, kind, statement, values, sql, classification, route, span, startedAt);
-  }
-
-  /**
-   * The second attempt of a read whose first node failed: runs it on `node` and ends the statement's
-   * span and metrics with its outcome. Shared by plain reads and session reads.
-   */
-  async retryOn(
-    node: NodePool,
-    kind: StatementKind,
-    statement: Statement,
-    values: unknown,
-    sql: string,
-    classification: Classification,
-    route: Route,
-    span: Span,
-    startedAt: number,
-  ): Promise<ResultTuple> {
-    try {
-      const result = await this.runOnce(node, kind, statement, values);
-      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, undefined);
-      return result;
-    } catch (error) {
-      const wrapped = wrapFailure(error, node, true);
-      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, route, wrapped);
-      throw wrapped;
-    }
-  }
-
-  /** One statement on a connection of `node`, released (or destroyed if it broke) whatever happens. */
-  async runOnce(
-    node: NodePool,
-    kind: StatementKind,
-    statement: Statement,
-    values: unknown,
-  ): Promise<ResultTuple> {
-    const pooled = await node.acquire();
-    try {
-      const result =
-        kind === 'query'
-          ? await pooled.connection.query(statement, values)
-          : await pooled.connection.execute(statement, values);
-      node.release(pooled);
-      return result;
-    } catch (error) {
-      if (isConnectionFailure(error)) pooled.broken = true;
-      node.release(pooled);
-      throw error;
-    }
-  }
-
-  /** One statement on a connection the caller holds (a pinned session or a transaction). */
-  async runOn(
+  /** One statement on a connection a pinned session or a transaction holds: bounded in time, never retried. */
+  runPinned(
     lease: Lease,
     kind: StatementKind,
     statement: Statement,
@@ -400,104 +277,125 @@ export class Engine {
     sql: string,
     classification: Classification,
     parent: Context | undefined,
+    options: StatementOptions | undefined,
+    scope: ReadYourWrites | undefined,
   ): Promise<ResultTuple> {
     const startedAt = performance.now();
     const span = this.telemetry.startStatement(classification.operation, parent);
-    const { node, connection } = lease;
+    let timeoutMs: number | undefined;
     try {
-      const result =
-        kind === 'query'
-          ? await connection.connection.query(statement, values)
-          : await connection.connection.execute(statement, values);
-      this.telemetry.endStatement(
-        span,
-        startedAt,
-        node,
-        classification.operation,
-        sql,
-        lease.route,
-        undefined,
-      );
-      return result;
+      timeoutMs = timeoutOf(statement, options);
     } catch (error) {
-      if (isConnectionFailure(error)) connection.broken = true;
-      const wrapped = wrapFailure(error, node, classification.target === 'replica');
-      this.telemetry.endStatement(span, startedAt, node, classification.operation, sql, lease.route, wrapped);
-      throw wrapped;
+      this.telemetry.refuseStatement(span, classification.operation, sql, error);
+      return Promise.reject(error);
     }
+    const { timeouts } = this.config;
+    const budgetMs = timeoutMs ?? (classification.target === 'replica' ? timeouts.readMs : timeouts.writeMs);
+    return new StatementRun(this, {
+      kind,
+      statement,
+      values,
+      sql,
+      classification,
+      route: lease.route,
+      span,
+      startedAt,
+      budgetMs,
+      attemptMs: budgetMs,
+      scope: scope === undefined || scope.mode === 'eventual' ? undefined : scope,
+      lease,
+    }).start();
   }
 
   /**
-   * A connection for a whole transaction: the primary, or for `readOnly` a replica (another one, then
-   * the primary per `whenNoReplica`, if the first cannot be reached: nothing has run on it yet).
+   * A connection for a whole transaction or pinned session: the primary, or for `readOnly` a replica
+   * that satisfies `scope` (another one, then the primary per `whenNoReplica`, if the first cannot be
+   * reached: nothing has run on it yet).
    */
-  async lease(readOnly: boolean, reason: string): Promise<Lease> {
+  async lease(readOnly: boolean, reason: string, scope?: ReadYourWrites): Promise<Lease> {
     if (this.closing !== undefined) throw new RouterClosedError();
     if (!this.monitorStarted) void this.startMonitor();
-    const wanted = decideRoute(
-      { target: readOnly ? 'replica' : 'primary', reason, sessionState: false, operation: '' },
-      undefined,
-      'hint',
-    );
-    if (!readOnly) {
-      const primary = this.primary;
-      return { node: primary, connection: await primary.acquire(), route: wanted };
-    }
-    let failed: NodePool | undefined;
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const node = this.pickReplica(failed);
-      if (node === undefined) break;
-      try {
-        return { node, connection: await node.acquire(), route: wanted };
-      } catch (error) {
-        if (!(error instanceof ReplicaUnavailableError)) throw error;
-        failed = node;
-        lastError = error;
-      }
-    }
-    if (this.config.whenNoReplica === 'error') throw lastError ?? new NoReplicaAvailableError();
-    const route = fallbackRoute(wanted, lastError === undefined ? 'no healthy replica' : 'replica failed');
-    const primary = this.primary;
-    return { node: primary, connection: await primary.acquire(), route };
+    const taker = new LeaseTaker(this, readOnly, reason);
+    return taker.take(scope, performance.now() + this.config.timeouts.readMs);
   }
 
-  close(): Promise<void> {
+  /**
+   * Returns a held connection to its pool: as it is when `reset` is false (or it broke, then it is
+   * destroyed), else after COM_RESET_CONNECTION, or destroyed if the reset fails or does not answer
+   * within the connect timeout. Resolves when the connection is back.
+   */
+  giveBack(lease: Lease, reset: boolean): Promise<void> | undefined {
+    const { node, connection } = lease;
+    const resetConnection = connection.connection.reset;
+    if (connection.broken || !reset) {
+      node.release(connection);
+      return undefined;
+    }
+    if (resetConnection === undefined) {
+      node.discard(connection);
+      return undefined;
+    }
+    // A reset also drops the connection's GTID tracking.
+    this.commits.forget(connection.connection);
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(reject, this.config.pool.connectTimeoutMs, new Error('reset timed out'));
+    });
+    return Promise.race([resetConnection.call(connection.connection), bound]).then(
+      () => {
+        clearTimeout(timer);
+        node.release(connection);
+      },
+      () => {
+        clearTimeout(timer);
+        node.discard(connection);
+      },
+    );
+  }
+
+  /** Cancels, best effort, the statement a connection being abandoned is still running on its server. */
+  cancel(node: NodePool, pooled: PooledConnection): void {
+    const threadId = pooled.connection.threadId;
+    if (typeof threadId !== 'number') return;
+    const { sql, values } = cancelStatement(threadId);
+    void node.control(sql, values);
+  }
+
+  /**
+   * Stops taking statements; waits up to `timeouts.closeMs` for running statements, open transactions
+   * and held sessions; then fails what still runs, destroys what is still on loan, and closes every
+   * connection. Idempotent.
+   */
+  close(): Promise<CloseReport> {
     if (this.closing === undefined) {
       this.telemetry.shutdown();
+      const graceMs = this.config.timeouts.closeMs;
       const monitorStopped = this.monitor?.stop();
-      this.closing = Promise.all([monitorStopped, ...this.nodes.map((node) => node.close())]).then(
-        () => undefined,
+      let stillRunning = 0;
+      const abortAll = () => {
+        const running = this.deadlines.pendingItems();
+        stillRunning += running.length;
+        for (const run of running) (run as StatementRun).abort();
+      };
+      const aborter = setTimeout(abortAll, graceMs);
+      this.closing = Promise.all([monitorStopped, ...this.nodes.map((node) => node.close(graceMs))]).then(
+        (results) => {
+          clearTimeout(aborter);
+          abortAll();
+          this.deadlines.clear();
+          let destroyed = 0;
+          for (const count of results) if (typeof count === 'number') destroyed += count;
+          const report = { destroyedConnections: destroyed, abortedStatements: stillRunning };
+          if (destroyed > 0 || stillRunning > 0) {
+            this.config.logger.warn(
+              `rwsplit: close() gave up waiting after ${graceMs} ms: destroyed ${destroyed} connection(s) still on loan and failed ${stillRunning} statement(s) still running; release sessions before closing`,
+              { ...report },
+            );
+          }
+          return report;
+        },
       );
     }
     return this.closing;
   }
-}
-
-/** A node as read selection sees it: available while its breaker is closed and it is in rotation. */
-class ReadCandidate {
-  readonly weight: number;
-  constructor(
-    readonly node: NodePool,
-    private readonly engine: Engine,
-  ) {
-    this.weight = node.weight;
-  }
-  isAvailable(now: number): boolean {
-    return this.engine.readable(this.node) && this.node.isAvailable(now);
-  }
-}
-
-/** A replica could not be reached, or the connection failed mid-read: worth one more try elsewhere. */
-function isReplicaFailure(error: unknown): boolean {
-  return (
-    error instanceof ReplicaUnavailableError ||
-    (!(error instanceof RwsplitError) && isConnectionFailure(error))
-  );
-}
-
-/** Connection-level failures become `QueryFailedError`; SQL errors from the server pass through unchanged. */
-export function wrapFailure(error: unknown, node: NodePool, isRead: boolean): unknown {
-  if (error instanceof RwsplitError || !isConnectionFailure(error)) return error;
-  return new QueryFailedError(node.name, isRead, error);
 }

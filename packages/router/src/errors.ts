@@ -9,20 +9,38 @@
  */
 
 /** Stable codes that programs match on; new codes may be added, existing ones never change meaning. */
-export type RwsplitErrorCode =
-  | 'RWSPLIT_INVALID_OPTION'
-  | 'RWSPLIT_INVALID_ARGUMENT'
-  | 'RWSPLIT_PRIMARY_UNAVAILABLE'
-  | 'RWSPLIT_REPLICA_UNAVAILABLE'
-  | 'RWSPLIT_NO_REPLICA'
-  | 'RWSPLIT_ACQUIRE_TIMEOUT'
-  | 'RWSPLIT_QUERY_FAILED'
-  | 'RWSPLIT_HINT_REFUSED'
-  | 'RWSPLIT_SESSION_STATE'
-  | 'RWSPLIT_SESSION_RELEASED'
-  | 'RWSPLIT_TRANSACTION_ENDED'
-  | 'RWSPLIT_TRANSACTION_UNKNOWN'
-  | 'RWSPLIT_CLOSED';
+export const RWSPLIT_ERROR_CODES = [
+  'RWSPLIT_INVALID_OPTION',
+  'RWSPLIT_INVALID_ARGUMENT',
+  'RWSPLIT_PRIMARY_UNAVAILABLE',
+  'RWSPLIT_REPLICA_UNAVAILABLE',
+  'RWSPLIT_NO_REPLICA',
+  'RWSPLIT_ACQUIRE_TIMEOUT',
+  'RWSPLIT_QUERY_FAILED',
+  'RWSPLIT_HINT_REFUSED',
+  'RWSPLIT_SESSION_STATE',
+  'RWSPLIT_SESSION_RELEASED',
+  'RWSPLIT_TRANSACTION_ENDED',
+  'RWSPLIT_TRANSACTION_UNKNOWN',
+  'RWSPLIT_WRITE_OUTCOME_UNKNOWN',
+  'RWSPLIT_STATEMENT_TIMEOUT',
+  'RWSPLIT_CALLBACK_API',
+  'RWSPLIT_CLOSED',
+] as const;
+
+export type RwsplitErrorCode = (typeof RWSPLIT_ERROR_CODES)[number];
+
+/**
+ * Marks an rwsplit error; its value is the error's code. `Symbol.for` puts the key in the global registry,
+ * so every copy of this package in the process (two installed versions, an ESM and a bundled copy) uses
+ * the same key and recognises the others' errors. The key and its meaning never change.
+ */
+const BRAND: unique symbol = Symbol.for('@rwsplit/router.error');
+
+function brandOf(value: unknown): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  return (value as { [BRAND]?: unknown })[BRAND];
+}
 
 interface NodeErrorOptions extends ErrorOptions {
   /** Name of the database node involved, as configured (or `host:port`). */
@@ -44,6 +62,24 @@ export class RwsplitError extends Error {
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     if (options?.node !== undefined) this.node = options.node;
+  }
+
+  /** On the prototype, so it stays out of the error's own (logged, inspected) properties. */
+  get [BRAND](): RwsplitErrorCode {
+    return this.code;
+  }
+
+  /**
+   * `instanceof` by brand rather than by prototype, so an error made by another copy of this package is
+   * still an `RwsplitError`, and a `PrimaryUnavailableError` when its code says so (each class has one
+   * code). A class of your own that extends one of ours keeps the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const brand = brandOf(value);
+    if (this === RwsplitError) return typeof brand === 'string';
+    const code = CODE_OF_CLASS.get(this);
+    if (code === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return brand === code;
   }
 }
 
@@ -121,20 +157,75 @@ export class AcquireTimeoutError extends RwsplitError {
   }
 }
 
-/**
- * The connection failed while the statement was in flight. For a read this is retryable; for a write the
- * outcome is unknown (it may or may not have been applied), so it is not: check before running it again.
- */
+/** The connection failed while a read was in flight (on every node it was tried on). Nothing was changed: retry it. */
 export class QueryFailedError extends RwsplitError {
   override name = 'QueryFailedError';
-  constructor(node: string, isRead: boolean, cause: unknown) {
+  constructor(node: string, cause: unknown) {
     super(
-      isRead
-        ? `The connection to ${node} failed during a read. The read can be retried.`
-        : `The connection to ${node} failed while a write was in flight; it may or may not have been applied. Check the data before retrying.`,
+      `The connection to ${node} failed during a read; nothing was changed. Retry the read.`,
       'RWSPLIT_QUERY_FAILED',
-      isRead,
+      true,
       { node, cause },
+    );
+  }
+}
+
+/** Why a write's outcome is unknown. */
+export type OutcomeUnknownReason = 'connection lost' | 'deadline passed';
+
+/**
+ * A write was sent, and then its connection failed or its deadline passed before the server answered:
+ * it may or may not have been applied. Never retried by the router; check before running it again.
+ */
+export class WriteOutcomeUnknownError extends RwsplitError {
+  override name = 'WriteOutcomeUnknownError';
+  constructor(
+    node: string,
+    readonly reason: OutcomeUnknownReason,
+    cause?: unknown,
+  ) {
+    super(
+      `The write on ${node} was sent but ${
+        reason === 'connection lost' ? 'its connection failed' : 'its deadline passed'
+      } before the server answered: it may or may not have been applied. Check the data before running it again (or make the write idempotent).`,
+      'RWSPLIT_WRITE_OUTCOME_UNKNOWN',
+      false,
+      { node, cause },
+    );
+  }
+}
+
+/**
+ * A statement did not finish within its deadline (`timeouts` option or `{ timeoutMs }`), and nothing it
+ * did can have changed data: a read (abandoned and cancelled on the server, after its one retry), or a
+ * statement that never got a connection. Retryable.
+ */
+export class StatementTimeoutError extends RwsplitError {
+  override name = 'StatementTimeoutError';
+  constructor(
+    node: string,
+    readonly timeoutMs: number,
+    cause?: unknown,
+  ) {
+    super(
+      `The statement did not finish within its ${timeoutMs} ms deadline (last tried on ${node}); it changed nothing. Retry later, or raise timeouts.readMs / pass { timeoutMs } for slow reads.`,
+      'RWSPLIT_STATEMENT_TIMEOUT',
+      true,
+      { node, cause },
+    );
+  }
+}
+
+/**
+ * A callback was passed to the router (mysql2's callback API, as Kysely's MysqlDialect calls
+ * `getConnection(cb)`). The router has mysql2/promise's API only; nothing was run and no connection taken.
+ */
+export class CallbackApiError extends RwsplitError {
+  override name = 'CallbackApiError';
+  constructor(method: string) {
+    super(
+      `${method}() was called with a callback, but the router has mysql2/promise's API: it returns promises and never calls back. Use \`await db.${method}(...)\`; for an ORM that needs mysql2's callback pool (Kysely's MysqlDialect), use its rwsplit adapter instead of passing the router as the pool.`,
+      'RWSPLIT_CALLBACK_API',
     );
   }
 }
@@ -210,3 +301,27 @@ export class RouterClosedError extends RwsplitError {
     );
   }
 }
+
+/** The class of each code: exactly one per code. */
+export const RWSPLIT_ERROR_CLASSES = Object.freeze({
+  RWSPLIT_INVALID_OPTION: InvalidOptionError,
+  RWSPLIT_INVALID_ARGUMENT: InvalidArgumentError,
+  RWSPLIT_PRIMARY_UNAVAILABLE: PrimaryUnavailableError,
+  RWSPLIT_REPLICA_UNAVAILABLE: ReplicaUnavailableError,
+  RWSPLIT_NO_REPLICA: NoReplicaAvailableError,
+  RWSPLIT_ACQUIRE_TIMEOUT: AcquireTimeoutError,
+  RWSPLIT_QUERY_FAILED: QueryFailedError,
+  RWSPLIT_HINT_REFUSED: HintRefusedError,
+  RWSPLIT_SESSION_STATE: SessionStateError,
+  RWSPLIT_SESSION_RELEASED: SessionReleasedError,
+  RWSPLIT_TRANSACTION_ENDED: TransactionEndedError,
+  RWSPLIT_TRANSACTION_UNKNOWN: TransactionResolutionUnknownError,
+  RWSPLIT_WRITE_OUTCOME_UNKNOWN: WriteOutcomeUnknownError,
+  RWSPLIT_STATEMENT_TIMEOUT: StatementTimeoutError,
+  RWSPLIT_CALLBACK_API: CallbackApiError,
+  RWSPLIT_CLOSED: RouterClosedError,
+} satisfies Record<RwsplitErrorCode, abstract new (...args: never[]) => RwsplitError>);
+
+const CODE_OF_CLASS: ReadonlyMap<unknown, RwsplitErrorCode> = new Map(
+  RWSPLIT_ERROR_CODES.map((code) => [RWSPLIT_ERROR_CLASSES[code], code]),
+);

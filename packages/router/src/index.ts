@@ -1,13 +1,17 @@
 export type { Classification, RouteTarget } from './classify/classification.js';
 export { classify } from './classify/index.js';
 export type { ConsistencyConfig, ConsistencyMode } from './consistency/consistency-config.js';
+export { type Dialect, detectDialect } from './dialect/dialect.js';
 export type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
+export type { CloseReport } from './engine.js';
 export {
   AcquireTimeoutError,
+  CallbackApiError,
   HintRefusedError,
   InvalidArgumentError,
   InvalidOptionError,
   NoReplicaAvailableError,
+  type OutcomeUnknownReason,
   PrimaryUnavailableError,
   QueryFailedError,
   ReplicaUnavailableError,
@@ -16,11 +20,20 @@ export {
   type RwsplitErrorCode,
   SessionReleasedError,
   SessionStateError,
+  StatementTimeoutError,
   TransactionEndedError,
   TransactionResolutionUnknownError,
+  WriteOutcomeUnknownError,
 } from './errors.js';
 export { mysql2Driver } from './mysql2-driver.js';
 export type { NodeRole } from './pool.js';
+export {
+  leastOutstanding,
+  type ReadSelector,
+  type ReadSelectorName,
+  type SelectableNode,
+  weightedRoundRobin,
+} from './read-selector.js';
 export type { ResolvedConfig } from './resolve-config.js';
 export type { Route } from './route.js';
 export { createRouter, type PoolStatus, Router, type SessionOptions } from './router.js';
@@ -34,12 +47,13 @@ export type {
   PoolConfig,
   ReplicaConfig,
   RouterConfig,
+  TimeoutsConfig,
 } from './router-config.js';
-export { type Candidate, selectWeighted } from './select.js';
 export { Session } from './session.js';
 export type { Queryable, ResultTuple, RouterQueryOptions, Statement, StatementOptions } from './statement.js';
-export type { NodeStatus, TopologyChange, TopologyLogger } from './topology/monitor.js';
+export type { NodeStatus, TopologyChange } from './topology/monitor.js';
 export type { OutOfRotationReason } from './topology/rotation.js';
+export type { TopologyLogger } from './topology/topology-logger.js';
 export {
   type IsolationLevel,
   Transaction,

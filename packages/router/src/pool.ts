@@ -1,19 +1,32 @@
 import genericPool from 'generic-pool';
 import { CircuitBreaker } from './circuit-breaker.js';
+import type { ResolvedCircuitBreakerConfig } from './circuit-breaker-config.js';
 import { describeFailure } from './connection-failure.js';
 import type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
-import {
-  AcquireTimeoutError,
-  PrimaryUnavailableError,
-  ReplicaUnavailableError,
-  RouterClosedError,
-  type RwsplitError,
-} from './errors.js';
-import type { ResolvedConfig, ResolvedNode } from './resolve-config.js';
-import type { Candidate } from './select.js';
+import { AcquireTimeoutError, RouterClosedError } from './errors.js';
+import { DeadlinePassed, NodeUnavailable } from './node-failure.js';
+import type { ResolvedPoolConfig } from './pool-config.js';
 import { type Expirable, TimeoutQueue } from './timeout-queue.js';
 
+/** The role a node was configured with; the monitor may find another (failover). */
 export type NodeRole = 'primary' | 'replica';
+
+/** One node's address and read weight, as validated. */
+export interface PoolNode {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+/** What a node's pool needs of the router's options. */
+export interface NodePoolSettings {
+  readonly pool: ResolvedPoolConfig;
+  readonly circuitBreaker: ResolvedCircuitBreakerConfig;
+  /** Shared mysql2 connection options (user, password, database, ssl ...), without the address. */
+  readonly connection: Readonly<Omit<DriverConnectOptions, 'host' | 'port' | 'connectTimeout'>>;
+  readonly driver: Driver;
+}
 
 /** A live connection on loan from a node's pool. */
 export class PooledConnection {
@@ -58,7 +71,7 @@ function connectTimeoutError(node: string, ms: number): Error {
 }
 
 /** One database node: its generic-pool of connections, its circuit breaker, and its place in read selection. */
-export class NodePool implements Candidate {
+export class NodePool {
   readonly name: string;
   readonly host: string;
   readonly port: number;
@@ -73,11 +86,15 @@ export class NodePool implements Candidate {
   /** Callers waiting for a connection to be released to them (the pool is at max). FIFO. */
   private readonly handoffs: Waiter[] = [];
   private handoffHead = 0;
+  /** Every connection this pool opened and has not destroyed yet (on loan or idle). */
+  private readonly live = new Set<PooledConnection>();
+  /** A connection of its own for KILL QUERY; opened on first use. */
+  private controlConnection: Promise<DriverConnection> | undefined;
 
   constructor(
-    node: ResolvedNode,
+    node: PoolNode,
     readonly role: NodeRole,
-    private readonly config: ResolvedConfig,
+    private readonly config: NodePoolSettings,
     private readonly onConnected?: (connection: DriverConnection, driver: Driver) => void,
   ) {
     this.name = node.name;
@@ -117,6 +134,11 @@ export class NodePool implements Candidate {
     return !this.breaker.isOpen(now);
   }
 
+  /** Connections on loan plus callers waiting for one: the load least-outstanding selection weighs. */
+  get outstanding(): number {
+    return this.pool.borrowed + this.pool.pending + (this.handoffs.length - this.handoffHead);
+  }
+
   stats(): PoolStats {
     let waiting = 0;
     for (let i = this.handoffHead; i < this.handoffs.length; i++) if (this.handoffs[i]!.pending) waiting++;
@@ -125,12 +147,13 @@ export class NodePool implements Candidate {
 
   /**
    * A healthy connection: skips connections known broken, pings one idle past `validateAfterIdleMs`,
-   * fails fast while the breaker is open. Throws `PrimaryUnavailableError`/`ReplicaUnavailableError`,
-   * `AcquireTimeoutError` or `RouterClosedError`; never a raw driver error.
+   * fails fast while the breaker is open. Throws `NodeUnavailable` (named by the caller's route),
+   * `AcquireTimeoutError`, `DeadlinePassed` (past `deadline`, a `performance.now()` time) or
+   * `RouterClosedError`; never a raw driver error.
    */
-  async acquire(): Promise<PooledConnection> {
-    const resource = await this.checkout();
-    return this.usable(resource) ?? this.recover(resource);
+  async acquire(deadline = Number.POSITIVE_INFINITY): Promise<PooledConnection> {
+    const resource = await this.checkout(deadline);
+    return this.usable(resource) ?? this.recover(resource, deadline);
   }
 
   /**
@@ -138,7 +161,7 @@ export class NodePool implements Candidate {
    * a connection is idle (no timer, no wrapper), `usable()` a synchronous check of what came back;
    * anything unusable goes through `recover()`.
    */
-  checkout(): Promise<Resource> {
+  checkout(deadline = Number.POSITIVE_INFINITY): Promise<Resource> {
     if (this.closing) return Promise.reject(new RouterClosedError());
     if (this.breaker.retryAt !== 0) {
       const now = Date.now();
@@ -147,8 +170,8 @@ export class NodePool implements Candidate {
     // An idle resource is handed over inside acquire(); only a caller that will wait needs a timeout.
     if (this.pool.available > 0) return this.pool.acquire();
     // Every connection is on loan and none may be added: wait for one to be handed over on release.
-    if (this.pool.spareResourceCapacity <= 0) return this.waitForHandoff();
-    return this.waitForResource();
+    if (this.pool.spareResourceCapacity <= 0) return this.waitForHandoff(deadline);
+    return this.waitForResource(deadline);
   }
 
   /** The connection itself if it can be used as it is, else undefined (see `recover`). */
@@ -159,7 +182,7 @@ export class NodePool implements Candidate {
   }
 
   /** Handles what `usable` turned down: reports a failed connect, replaces broken or stale connections. */
-  async recover(first: Resource): Promise<PooledConnection> {
+  async recover(first: Resource, deadline = Number.POSITIVE_INFINITY): Promise<PooledConnection> {
     let resource = first;
     for (let attempt = 0; ; attempt++) {
       if (resource instanceof FailedConnect) {
@@ -167,14 +190,15 @@ export class NodePool implements Candidate {
         if (!resource.orphan || attempt > this.config.pool.max) {
           throw this.unavailable(describeFailure(resource.error), resource.error);
         }
-      } else if (!resource.broken && (await this.ping(resource))) {
+      } else if (!resource.broken && (await this.ping(resource, deadline))) {
         return resource;
       } else {
         resource.broken = true;
         this.destroy(resource);
         if (attempt > this.config.pool.max) throw this.unavailable('connections keep failing validation');
       }
-      resource = await this.checkout();
+      if (performance.now() >= deadline) throw this.pastDeadline();
+      resource = await this.checkout(deadline);
       const ready = this.usable(resource);
       if (ready !== undefined) return ready;
     }
@@ -203,21 +227,89 @@ export class NodePool implements Candidate {
     this.destroy(connection);
   }
 
-  /** Waits for connections on loan to come back, then closes them all. */
-  async close(): Promise<void> {
+  /**
+   * Waits up to `graceMs` for connections on loan to come back, then destroys those still out (a
+   * session never released, a statement that never ends) and closes the rest. Resolves to how many
+   * had to be destroyed.
+   */
+  async close(graceMs: number): Promise<number> {
     this.closing = true;
-    await this.pool.drain();
+    this.closeControl();
+    const drained = this.pool.drain();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(resolve, graceMs, true);
+    });
+    const timedOut = await Promise.race([drained.then(() => false), late]);
+    clearTimeout(timer);
+    let forced = 0;
+    if (timedOut) {
+      for (const waiter of this.handoffs.splice(0)) waiter?.fail(new RouterClosedError());
+      this.handoffHead = 0;
+      for (const connection of this.live) {
+        if (!this.pool.isBorrowedResource(connection)) continue;
+        connection.broken = true;
+        forced++;
+        void this.pool.destroy(connection);
+      }
+      await drained;
+    }
     await this.pool.clear();
     this.waits.clear();
+    return forced;
   }
 
-  unavailable(detail: string, cause?: unknown): RwsplitError {
-    return this.role === 'primary'
-      ? new PrimaryUnavailableError(this.name, detail, cause)
-      : new ReplicaUnavailableError(this.name, detail, cause);
+  /**
+   * Runs an administrative statement (KILL QUERY for a statement past its deadline) on a connection of
+   * its own, never a pooled one: the pool may be exhausted by the very statements being cancelled. Best
+   * effort and bounded: a node that does not answer within the connect timeout is left alone.
+   */
+  async control(sql: string, values: readonly unknown[]): Promise<boolean> {
+    if (this.closing) return false;
+    const bound = this.config.pool.connectTimeoutMs;
+    try {
+      this.controlConnection ??= this.connectWithin(bound).then((connection) => {
+        connection.on('error', () => this.closeControl());
+        connection.on('end', () => this.closeControl());
+        return connection;
+      });
+      const connection = await this.controlConnection;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(reject, bound, new Error('control statement timed out'));
+      });
+      try {
+        await Promise.race([connection.query(sql, values), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      return true;
+    } catch {
+      this.closeControl();
+      return false;
+    }
   }
 
-  private breakerOpenError(now: number): RwsplitError {
+  private closeControl(): void {
+    const pending = this.controlConnection;
+    this.controlConnection = undefined;
+    void pending?.then(
+      (connection) => connection.destroy(),
+      () => {},
+    );
+  }
+
+  /** The neutral failure this node reports; the statement's route names it (`nameFailure`). */
+  unavailable(detail: string, cause?: unknown): NodeUnavailable {
+    return new NodeUnavailable(this.name, detail, cause);
+  }
+
+  /** @internal A statement's deadline passed while it waited for a connection: nothing was sent. */
+  pastDeadline(): DeadlinePassed {
+    return new DeadlinePassed(this.name);
+  }
+
+  private breakerOpenError(now: number): NodeUnavailable {
     const failures = this.breaker.consecutiveFailures;
     const waitMs = this.breaker.retryAt - now;
     return this.unavailable(
@@ -233,12 +325,23 @@ export class NodePool implements Candidate {
     if (waiter !== undefined) this.acquireFor(waiter);
   }
 
-  private waitForHandoff(): Promise<Resource> {
+  private waitForHandoff(deadline: number): Promise<Resource> {
     return new Promise<Resource>((resolve, reject) => {
       const waiter = new Waiter(this, resolve, reject);
-      this.waits.add(waiter);
+      this.wait(waiter, deadline);
       this.handoffs.push(waiter);
     });
+  }
+
+  /** Queues `waiter`'s timeout: the acquire timeout, or the statement's deadline if that comes first. */
+  private wait(waiter: Waiter, deadline: number): void {
+    const remaining = deadline - performance.now();
+    if (remaining < this.acquireTimeoutMs) {
+      waiter.statementDeadline = true;
+      this.waits.addAt(waiter, Date.now() + Math.max(0, remaining));
+    } else {
+      this.waits.add(waiter);
+    }
   }
 
   /** The longest-waiting caller that has not timed out, taken off the handoff queue. */
@@ -267,10 +370,10 @@ export class NodePool implements Candidate {
     );
   }
 
-  private waitForResource(): Promise<Resource> {
+  private waitForResource(deadline: number): Promise<Resource> {
     return new Promise<Resource>((resolve, reject) => {
       const waiter = new Waiter(this, resolve, reject);
-      this.waits.add(waiter);
+      this.wait(waiter, deadline);
       this.acquireFor(waiter);
     });
   }
@@ -282,14 +385,15 @@ export class NodePool implements Candidate {
   }
 
   /** @internal */
-  acquireFailure(error: unknown): RwsplitError {
+  acquireFailure(error: unknown): Error {
     return this.closing ? new RouterClosedError() : this.unavailable(describeFailure(error), error);
   }
 
-  private async ping(resource: PooledConnection): Promise<boolean> {
+  private async ping(resource: PooledConnection, deadline: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
+    const ms = Math.max(0, Math.min(this.config.pool.pingTimeoutMs, deadline - performance.now()));
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(reject, this.config.pool.pingTimeoutMs, new Error('ping timed out'));
+      timer = setTimeout(reject, ms, new Error('ping timed out'));
     });
     try {
       await Promise.race([resource.connection.ping(), timeout]);
@@ -309,6 +413,7 @@ export class NodePool implements Candidate {
       const connection = await this.connectWithin(this.config.pool.connectTimeoutMs);
       this.breaker.recordSuccess();
       const pooled = new PooledConnection(connection);
+      this.live.add(pooled);
       const markBroken = () => {
         pooled.broken = true;
       };
@@ -347,6 +452,7 @@ export class NodePool implements Candidate {
 
   private async destroyResource(resource: Resource): Promise<void> {
     if (resource instanceof FailedConnect) return;
+    this.live.delete(resource);
     const { connection } = resource;
     if (resource.broken) {
       connection.destroy();
@@ -372,6 +478,8 @@ export class NodePool implements Candidate {
 class Waiter implements Expirable {
   deadline = 0;
   pending = true;
+  /** Expires at the statement's deadline rather than the acquire timeout. */
+  statementDeadline = false;
 
   constructor(
     private readonly node: NodePool,
@@ -381,7 +489,11 @@ class Waiter implements Expirable {
 
   expire(): void {
     this.pending = false;
-    this.reject(new AcquireTimeoutError(this.node.name, this.node.acquireTimeoutMs));
+    this.reject(
+      this.statementDeadline
+        ? this.node.pastDeadline()
+        : new AcquireTimeoutError(this.node.name, this.node.acquireTimeoutMs),
+    );
   }
 
   settle(resource: Resource): void {

@@ -1,42 +1,42 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { type ResolvedCircuitBreakerConfig, resolveCircuitBreakerConfig } from './circuit-breaker-config.js';
 import type { ConsistencyMode } from './consistency/consistency-config.js';
 import { createTokenCodec, type TokenCodec } from './consistency/token.js';
+import { type Dialect, detectDialect } from './dialect/dialect.js';
 import type { Driver } from './driver.js';
 import { InvalidOptionError } from './errors.js';
 import { mysql2Driver } from './mysql2-driver.js';
+import {
+  bag,
+  describe,
+  hasMethods,
+  integer,
+  isBag,
+  oneOf,
+  optionalString,
+  rejectUnknown,
+} from './options/validate.js';
+import type { PoolNode } from './pool.js';
+import { type ResolvedPoolConfig, resolvePoolConfig } from './pool-config.js';
+import { type ReadSelector, readSelectorFor } from './read-selector.js';
 import type { ConnectionConfig, RouterConfig } from './router-config.js';
-import type { TopologyLogger } from './topology/monitor.js';
+import { type ResolvedTimeoutsConfig, resolveTimeoutsConfig } from './timeouts-config.js';
+import type { TopologyLogger } from './topology/topology-logger.js';
 
-export interface ResolvedNode {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly weight: number;
-}
-
-export interface ResolvedPool {
-  readonly min: number;
-  readonly max: number;
-  readonly acquireTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly validateAfterIdleMs: number;
-  readonly pingTimeoutMs: number;
-}
-
-export interface ResolvedCircuitBreaker {
-  readonly failureThreshold: number;
-  readonly backoffMs: number;
-  readonly maxBackoffMs: number;
-}
+export type ResolvedNode = PoolNode;
 
 /** `RouterConfig` with every default filled in; deeply frozen except for the objects the caller owns. */
 export interface ResolvedConfig {
   readonly primary: ResolvedNode;
   readonly replicas: readonly ResolvedNode[];
   readonly connection: Readonly<ConnectionConfig>;
-  readonly pool: ResolvedPool;
-  readonly circuitBreaker: ResolvedCircuitBreaker;
+  readonly pool: ResolvedPoolConfig;
+  readonly circuitBreaker: ResolvedCircuitBreakerConfig;
+  readonly timeouts: ResolvedTimeoutsConfig;
+  /** Makes the router's read selector (one per router: selectors keep state). */
+  readonly readSelector: () => ReadSelector;
+  /** The dialect for a server version string. */
+  readonly detectDialect: (serverVersion: string) => Dialect;
   readonly whenNoReplica: 'primary' | 'error';
   readonly dbSystem: 'mysql' | 'mariadb' | undefined;
   readonly queryText: 'always' | 'never';
@@ -88,6 +88,9 @@ const TOP_LEVEL_KEYS = new Set([
   'heartbeat',
   'consistency',
   'logger',
+  'timeouts',
+  'readSelector',
+  'dialect',
 ]);
 const MONITOR_KEYS = new Set(['intervalMs', 'timeoutMs', 'user', 'password']);
 const LAG_KEYS = new Set(['maxMs', 'readmitAfterMs']);
@@ -95,16 +98,6 @@ const HEARTBEAT_KEYS = new Set(['schema', 'table', 'create', 'writerId']);
 const CONSISTENCY_KEYS = new Set(['mode', 'waitMs', 'secret']);
 const CONSISTENCY_MODES: readonly ConsistencyMode[] = ['eventual', 'session', 'strong'];
 const NODE_KEYS = new Set(['host', 'port', 'name', 'weight']);
-const POOL_KEYS = new Set([
-  'min',
-  'max',
-  'acquireTimeoutMs',
-  'connectTimeoutMs',
-  'idleTimeoutMs',
-  'validateAfterIdleMs',
-  'pingTimeoutMs',
-]);
-const BREAKER_KEYS = new Set(['failureThreshold', 'backoffMs', 'maxBackoffMs']);
 const REFUSED_CONNECTION_KEYS: Readonly<Record<string, string>> = {
   host: 'set the address on primary/replicas instead',
   port: 'set the address on primary/replicas instead',
@@ -114,61 +107,6 @@ const REFUSED_CONNECTION_KEYS: Readonly<Record<string, string>> = {
 };
 // Typed options of ConnectionConfig that are checked here; the rest go to mysql2 untouched.
 const CONNECTION_STRINGS = ['user', 'password', 'database', 'charset', 'timezone'] as const;
-
-type Bag = Readonly<Record<string, unknown>>;
-
-function isBag(value: unknown): value is Bag {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  return typeof value === 'object' ? 'an object' : String(value);
-}
-
-function bag(value: unknown, path: string): Bag {
-  if (value === undefined) return {};
-  if (!isBag(value)) throw new InvalidOptionError(path, `expected an object, got ${describe(value)}`);
-  return value;
-}
-
-function rejectUnknown(value: Bag, known: ReadonlySet<string>, path: string): void {
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) {
-      throw new InvalidOptionError(prefixed(path, key), `unknown option (known: ${[...known].join(', ')})`);
-    }
-  }
-}
-
-function prefixed(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`;
-}
-
-function integer(value: unknown, path: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidOptionError(path, `expected an integer >= ${min}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(
-  value: unknown,
-  path: string,
-  allowed: readonly T[],
-  fallback: T | undefined,
-) {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new InvalidOptionError(
-      path,
-      `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`,
-    );
-  }
-  return value as T;
-}
 
 function resolveNode(value: unknown, path: string, isReplica: boolean): ResolvedNode {
   if (!isBag(value))
@@ -233,63 +171,6 @@ function resolveConnection(value: unknown): Readonly<ConnectionConfig> {
   return Object.freeze({ ...connection }) as Readonly<ConnectionConfig>;
 }
 
-function resolvePool(value: unknown): ResolvedPool {
-  const pool = bag(value, 'pool');
-  rejectUnknown(pool, POOL_KEYS, 'pool');
-  const max = integer(pool.max, 'pool.max', 10, 1);
-  const min = integer(pool.min, 'pool.min', 0, 0);
-  if (min > max) throw new InvalidOptionError('pool.min', `must not exceed pool.max (${max}), got ${min}`);
-  return Object.freeze({
-    min,
-    max,
-    acquireTimeoutMs: integer(pool.acquireTimeoutMs, 'pool.acquireTimeoutMs', 5_000, 1),
-    connectTimeoutMs: integer(pool.connectTimeoutMs, 'pool.connectTimeoutMs', 2_000, 1),
-    idleTimeoutMs: integer(pool.idleTimeoutMs, 'pool.idleTimeoutMs', 60_000, 0),
-    validateAfterIdleMs: integer(pool.validateAfterIdleMs, 'pool.validateAfterIdleMs', 5_000, 0),
-    pingTimeoutMs: integer(pool.pingTimeoutMs, 'pool.pingTimeoutMs', 1_000, 1),
-  });
-}
-
-function resolveBreaker(value: unknown): ResolvedCircuitBreaker {
-  const breaker = bag(value, 'circuitBreaker');
-  rejectUnknown(breaker, BREAKER_KEYS, 'circuitBreaker');
-  const backoffMs = integer(breaker.backoffMs, 'circuitBreaker.backoffMs', 1_000, 1);
-  const maxBackoffMs = integer(
-    breaker.maxBackoffMs,
-    'circuitBreaker.maxBackoffMs',
-    Math.max(10_000, backoffMs),
-    1,
-  );
-  if (maxBackoffMs < backoffMs) {
-    throw new InvalidOptionError(
-      'circuitBreaker.maxBackoffMs',
-      `must be at least circuitBreaker.backoffMs (${backoffMs}), got ${maxBackoffMs}`,
-    );
-  }
-  return Object.freeze({
-    failureThreshold: integer(breaker.failureThreshold, 'circuitBreaker.failureThreshold', 2, 1),
-    backoffMs,
-    maxBackoffMs,
-  });
-}
-
-function hasMethods(value: unknown, path: string, methods: readonly string[]): void {
-  if (value === undefined) return;
-  const ok = isBag(value) && methods.every((m) => typeof value[m] === 'function');
-  if (!ok)
-    throw new InvalidOptionError(
-      path,
-      `expected an object with ${methods.join(', ')}(), got ${describe(value)}`,
-    );
-}
-
-function optionalString(value: unknown, path: string): string | undefined {
-  if (value !== undefined && typeof value !== 'string') {
-    throw new InvalidOptionError(path, `expected a string, got ${describe(value)}`);
-  }
-  return value;
-}
-
 function resolveMonitor(value: unknown): ResolvedMonitor | undefined {
   if (value === false) return undefined;
   const monitor = bag(value, 'monitor');
@@ -352,11 +233,37 @@ function resolveConsistency(value: unknown): ResolvedConfig['consistency'] {
   return Object.freeze({ mode, waitMs: integer(given.waitMs, 'consistency.waitMs', 50, 0), codec });
 }
 
+function resolveReadSelector(value: unknown): () => ReadSelector {
+  if (value === undefined) return readSelectorFor('weighted-round-robin');
+  if (value === 'weighted-round-robin' || value === 'least-outstanding') return readSelectorFor(value);
+  if (isBag(value) && typeof value.select === 'function')
+    return readSelectorFor(value as unknown as ReadSelector);
+  throw new InvalidOptionError(
+    'readSelector',
+    `expected 'weighted-round-robin', 'least-outstanding' or an object with select(), got ${describe(value)}`,
+  );
+}
+
+const DIALECT_METHODS = ['commitPosition', 'waitForPosition', 'heartbeat', 'parsePosition'] as const;
+
+function resolveDialect(value: unknown): (serverVersion: string) => Dialect {
+  if (value === undefined) return detectDialect;
+  if (typeof value === 'function') return value as (serverVersion: string) => Dialect;
+  if (isBag(value) && DIALECT_METHODS.every((m) => typeof value[m] === 'function')) {
+    const dialect = value as unknown as Dialect;
+    return () => dialect;
+  }
+  throw new InvalidOptionError(
+    'dialect',
+    `expected a Dialect (with ${DIALECT_METHODS.join(', ')}) or a function from a version string to one, got ${describe(value)}`,
+  );
+}
+
 /** Validates `options` (errors name the offending option), fills in defaults and freezes the result. */
 export function resolveConfig(options: RouterConfig): ResolvedConfig {
   if (!isBag(options))
     throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
-  const raw = options as Bag;
+  const raw = options as Readonly<Record<string, unknown>>;
   rejectUnknown(raw, TOP_LEVEL_KEYS, '');
   if (raw.primary === undefined)
     throw new InvalidOptionError('primary', 'required: the address of the primary');
@@ -370,8 +277,11 @@ export function resolveConfig(options: RouterConfig): ResolvedConfig {
     primary,
     replicas: resolveReplicas(raw.replicas, primary),
     connection,
-    pool: resolvePool(raw.pool),
-    circuitBreaker: resolveBreaker(raw.circuitBreaker),
+    pool: resolvePoolConfig(raw.pool),
+    circuitBreaker: resolveCircuitBreakerConfig(raw.circuitBreaker),
+    timeouts: resolveTimeoutsConfig(raw.timeouts),
+    readSelector: resolveReadSelector(raw.readSelector),
+    detectDialect: resolveDialect(raw.dialect),
     whenNoReplica: oneOf(raw.whenNoReplica, 'whenNoReplica', ['primary', 'error'], 'primary') ?? 'primary',
     dbSystem: oneOf(raw.dbSystem, 'dbSystem', ['mysql', 'mariadb'], undefined),
     queryText: oneOf(raw.queryText, 'queryText', ['always', 'never'], 'always') ?? 'always',

@@ -1,8 +1,17 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { ConnectionOptions } from 'mysql2/promise';
+import type { CircuitBreakerConfig } from './circuit-breaker-config.js';
 import type { ConsistencyConfig, ConsistencyMode } from './consistency/consistency-config.js';
+import type { Dialect } from './dialect/dialect.js';
 import type { Driver } from './driver.js';
-import type { TopologyLogger } from './topology/monitor.js';
+import type { PoolConfig } from './pool-config.js';
+import type { ReadSelector, ReadSelectorName } from './read-selector.js';
+import type { TimeoutsConfig } from './timeouts-config.js';
+import type { TopologyLogger } from './topology/topology-logger.js';
+
+export type { CircuitBreakerConfig } from './circuit-breaker-config.js';
+export type { PoolConfig } from './pool-config.js';
+export type { TimeoutsConfig } from './timeouts-config.js';
 
 /** One database server. */
 export interface NodeConfig {
@@ -33,45 +42,6 @@ export type ConnectionConfig = Omit<
   ConnectionOptions,
   'host' | 'port' | 'socketPath' | 'uri' | 'connectTimeout'
 >;
-
-/** One `generic-pool` per node; these settings apply to each. */
-export interface PoolConfig {
-  /** Connections each pool keeps open even when idle. Default: `0`. */
-  readonly min?: number;
-  /** Most connections each pool opens. Default: `10`. */
-  readonly max?: number;
-  /** How long a statement waits for a free connection before `AcquireTimeoutError`. Default: `5000` ms. */
-  readonly acquireTimeoutMs?: number;
-  /**
-   * Bound on opening one connection (TCP connect + handshake); a node that does not answer within it
-   * counts as a failed connect. Default: `2000` ms.
-   */
-  readonly connectTimeoutMs?: number;
-  /** Idle connections above `min` are closed after this long. `0` disables eviction. Default: `60000` ms. */
-  readonly idleTimeoutMs?: number;
-  /**
-   * A connection idle for longer than this is pinged before reuse, and replaced if the ping fails.
-   * `0` pings before every reuse. Default: `5000` ms.
-   */
-  readonly validateAfterIdleMs?: number;
-  /** Bound on that validation ping. Default: `1000` ms. */
-  readonly pingTimeoutMs?: number;
-}
-
-/**
- * A node whose connects fail `failureThreshold` times in a row is skipped for `backoffMs`, doubling on
- * each further failure up to `maxBackoffMs`; the first successful connect closes the breaker. Meanwhile
- * reads go elsewhere and writes fail fast with `PrimaryUnavailableError` instead of each waiting for a
- * connect timeout.
- */
-export interface CircuitBreakerConfig {
-  /** Consecutive connect failures that open the breaker. Default: `2`. */
-  readonly failureThreshold?: number;
-  /** First back-off. Default: `1000` ms. */
-  readonly backoffMs?: number;
-  /** Longest back-off. Default: `10000` ms. */
-  readonly maxBackoffMs?: number;
-}
 
 /**
  * The topology monitor: one small connection per node (never a pool connection), polled every
@@ -161,4 +131,19 @@ export interface RouterConfig {
   readonly consistency?: ConsistencyMode | ConsistencyConfig;
   /** Receives topology changes (replica in/out of rotation, primary changes). Default: none. */
   readonly logger?: TopologyLogger;
+  /** Deadlines for statements and for `close()`. Defaults: see `TimeoutsConfig`. */
+  readonly timeouts?: TimeoutsConfig;
+  /**
+   * How a read picks its replica: `'weighted-round-robin'` (smooth, by `weight`), `'least-outstanding'`
+   * (fewest statements in flight per unit of weight: better for unequal replicas), or your own
+   * `ReadSelector`. Default: `'weighted-round-robin'`.
+   */
+  readonly readSelector?: ReadSelectorName | ReadSelector;
+  /**
+   * The server dialect (replica status, GTID parsing and waits, role discovery): an instance used as it
+   * is, or a function from the server's version string to one. Default: detected from the version,
+   * MariaDB if it says so, else MySQL 8 (`detectDialect`). Pass your own for servers that version
+   * strings cannot tell apart (Aurora, group replication ...).
+   */
+  readonly dialect?: Dialect | ((serverVersion: string) => Dialect);
 }

@@ -1,7 +1,8 @@
 import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
 import type { ConsistencyMode } from './consistency/consistency-config.js';
 import { ReadYourWrites } from './consistency/read-your-writes.js';
-import { Engine } from './engine.js';
+import { type CloseReport, Engine } from './engine.js';
+import { CallbackApiError } from './errors.js';
 import type { NodeRole } from './pool.js';
 import { type ResolvedConfig, resolveConfig } from './resolve-config.js';
 import type { RouterConfig } from './router-config.js';
@@ -85,6 +86,7 @@ export class Router implements Queryable {
     values?: QueryValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
+    if (typeof values === 'function' || typeof options === 'function') throw new CallbackApiError('query');
     return this.engine.run('query', statement, values, options, false, this.strongScope) as Promise<
       ResultTuple<T>
     >;
@@ -95,6 +97,7 @@ export class Router implements Queryable {
     values?: ExecuteValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
+    if (typeof values === 'function' || typeof options === 'function') throw new CallbackApiError('execute');
     return this.engine.run('execute', statement, values, options, false, this.strongScope) as Promise<
       ResultTuple<T>
     >;
@@ -110,11 +113,14 @@ export class Router implements Queryable {
    * A session pinned to a primary connection from the start, mysql2 `PoolConnection`-style: every
    * statement runs on that one connection until `release()`. For ORMs (Drizzle) that run their
    * transactions as `getConnection()`, `begin`, ..., `commit`, `release()`.
+   *
+   * mysql2's callback form (`getConnection(cb)`, as Kysely's MysqlDialect calls it) throws
+   * `CallbackApiError` at once: it would otherwise never call back and hold a connection for ever.
    */
-  async getConnection(): Promise<Session> {
+  getConnection(...args: readonly unknown[]): Promise<Session> {
+    if (typeof args[0] === 'function') throw new CallbackApiError('getConnection');
     const session = new Session(this.engine);
-    await session.pin();
-    return session;
+    return session.pin().then(() => session);
   }
 
   /**
@@ -124,7 +130,7 @@ export class Router implements Queryable {
    * `tx.transaction()` (SAVEPOINTs).
    */
   transaction<T>(fn: TransactionCallback<T>, options?: TransactionOptions): Promise<T> {
-    return runTransaction(this.engine, fn, options);
+    return runTransaction(this.engine, fn, options, { scope: this.strongScope });
   }
 
   /** Each node's pool: connections idle, in use, callers waiting, health. */
@@ -141,15 +147,16 @@ export class Router implements Queryable {
   }
 
   /**
-   * Stops taking statements (they fail with `RouterClosedError`), waits for running statements,
-   * open transactions and held sessions to finish, then closes every connection. Idempotent.
+   * Stops taking statements (they fail with `RouterClosedError`), waits up to `timeouts.closeMs` for
+   * running statements, open transactions and held sessions to finish, then fails and destroys what is
+   * still out (reported to the logger and in the result), and closes every connection. Idempotent.
    */
-  close(): Promise<void> {
+  close(): Promise<CloseReport> {
     return this.engine.close();
   }
 
   /** Same as `close()`, by mysql2's name. */
-  end(): Promise<void> {
+  end(): Promise<CloseReport> {
     return this.engine.close();
   }
 

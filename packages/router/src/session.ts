@@ -2,7 +2,7 @@ import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
 import type { Classification } from './classify/classification.js';
 import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
-import { InvalidArgumentError, SessionReleasedError } from './errors.js';
+import { CallbackApiError, HintRefusedError, InvalidArgumentError, SessionReleasedError } from './errors.js';
 import {
   type ResultTuple,
   type Statement,
@@ -10,31 +10,11 @@ import {
   type StatementOptions,
   sqlOf,
 } from './statement.js';
-import {
-  type AfterCommit,
-  runTransaction,
-  type TransactionCallback,
-  type TransactionOptions,
-} from './transaction.js';
+import { runTransaction, type TransactionCallback, type TransactionOptions } from './transaction.js';
+import { TransactionState } from './transaction-state.js';
 
 const PIN_REASON = 'session pinned';
-// What recordCommit needs to know about a COMMIT: it may have committed (no session state left behind).
-const COMMIT: Classification = {
-  target: 'primary',
-  reason: 'transaction control',
-  sessionState: false,
-  operation: 'COMMIT',
-};
-// Transaction control leaves no state behind once the transaction is over.
-const TRANSACTION_CONTROL: ReadonlySet<string> = new Set([
-  'BEGIN',
-  'START',
-  'COMMIT',
-  'ROLLBACK',
-  'SAVEPOINT',
-  'RELEASE',
-]);
-const ROLLBACK_TO = /^\s*ROLLBACK\s+(?:WORK\s+)?TO\b/i;
+const READ_ONLY_REASON = 'read-only transaction';
 
 /**
  * A scope for statements that carry connection state.
@@ -45,28 +25,29 @@ const ROLLBACK_TO = /^\s*ROLLBACK\s+(?:WORK\s+)?TO\b/i;
  * primary connection for the rest of its life: from then on every statement runs there (replica hints
  * and `target` options are still checked, then ignored), so that state is never silently lost.
  *
- * `release()` (or `end()`, or `await using`) gives the connection back. A connection whose state was
- * changed is first reset (COM_RESET_CONNECTION), or destroyed if that fails, so no state leaks to the
- * pool's next user; one that only ran complete transactions goes straight back.
+ * `START TRANSACTION READ ONLY` in an unpinned session pins it only for that transaction, to a replica
+ * that satisfies the session's consistency (else the primary); statements that must run on the primary
+ * are refused inside it, and the session is unpinned again when the transaction ends.
+ *
+ * What a statement does to the connection's transaction comes from the classifier
+ * (`Classification.transaction`), nothing else. `release()` (or `end()`, or `await using`) gives the
+ * connection back: one that may hold an open transaction, a lock or any other state is first reset
+ * (COM_RESET_CONNECTION), or destroyed if that fails, so nothing leaks to the pool's next user; one that
+ * only ran complete transactions goes straight back.
  *
  * `db.getConnection()` returns a session pinned from the start: the mysql2 `PoolConnection` shape that
  * Drizzle and others use (`query`, `execute`, `release`).
- *
- * Extension seam: every statement goes through `dispatch`; a consistency layer (read-your-writes
- * tokens) subclasses `Session` and overrides it to wait before replica reads and to record the position
- * after primary writes.
  */
 export class Session {
   private lease: Lease | undefined;
   private pinning: Promise<Lease> | undefined;
   private released = false;
   private resetting: Promise<void> | undefined;
-  /** State beyond complete transactions: user variables, temporary tables, locks, session settings. */
-  private dirty = false;
-  /** A BEGIN/START TRANSACTION the session sent itself, not yet committed or rolled back. */
-  private openTransaction = false;
+  /** Pinned to a replica for one read-only transaction, not for the session's life. */
+  private replicaPin = false;
   /** A `session.transaction()` is running on the pinned connection. */
   private inTransaction = false;
+  private readonly state = new TransactionState();
 
   /**
    * @internal Sessions come from `db.session()` and `db.getConnection()`. `scope` carries the session's
@@ -87,7 +68,7 @@ export class Session {
     return this.scope?.token();
   }
 
-  /** True once the session holds a primary connection. */
+  /** True while the session holds a connection. */
   get pinned(): boolean {
     return this.lease !== undefined;
   }
@@ -102,6 +83,7 @@ export class Session {
     values?: QueryValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
+    if (typeof values === 'function' || typeof options === 'function') throw new CallbackApiError('query');
     return this.dispatch('query', statement, values, options) as Promise<ResultTuple<T>>;
   }
 
@@ -110,26 +92,31 @@ export class Session {
     values?: ExecuteValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
+    if (typeof values === 'function' || typeof options === 'function') throw new CallbackApiError('execute');
     return this.dispatch('execute', statement, values, options) as Promise<ResultTuple<T>>;
   }
 
   /**
    * A transaction inside the session: on the pinned connection if the session is pinned (it stays
-   * pinned afterwards), otherwise exactly like `db.transaction()`.
+   * pinned afterwards), otherwise exactly like `db.transaction()`, with this session's consistency (a
+   * read-only one runs on a replica that has the session's writes).
    */
   async transaction<T>(fn: TransactionCallback<T>, options?: TransactionOptions): Promise<T> {
     if (this.released) throw new SessionReleasedError();
     const lease = this.lease;
-    const afterCommit = this.afterCommit;
-    if (lease === undefined) return runTransaction(this.engine, fn, options, undefined, afterCommit);
-    if (this.inTransaction) {
+    if (lease === undefined) return runTransaction(this.engine, fn, options, { scope: this.scope });
+    if (this.inTransaction || this.state.open) {
       throw new InvalidArgumentError(
-        'A transaction is already running on this session; nest it with tx.transaction() instead',
+        'A transaction is already open on this session; nest it with tx.transaction() instead',
       );
     }
     this.inTransaction = true;
     try {
-      return await runTransaction(this.engine, fn, options, lease, afterCommit);
+      return await runTransaction(this.engine, fn, options, {
+        scope: this.scope,
+        held: lease,
+        state: this.state,
+      });
     } finally {
       this.inTransaction = false;
     }
@@ -137,36 +124,18 @@ export class Session {
 
   /** Pins the session to a primary connection now (`getConnection()` does this). */
   async pin(): Promise<void> {
-    await this.pinnedLease();
+    await this.pinnedLease(false);
   }
 
   /**
-   * Gives the pinned connection back (reset first if its state changed). The session cannot be used
+   * Gives the pinned connection back (reset first if it may hold state). The session cannot be used
    * afterwards. Synchronous like mysql2's `PoolConnection.release()`; `end()` also waits for the reset.
    * Call it after your statements have finished.
    */
   release(): void {
     if (this.released) return;
     this.released = true;
-    const lease = this.lease;
-    this.lease = undefined;
-    if (lease === undefined) return;
-    const { node, connection } = lease;
-    if (connection.broken || (!this.dirty && !this.openTransaction)) {
-      node.release(connection);
-      return;
-    }
-    const reset = connection.connection.reset;
-    if (reset === undefined) {
-      node.discard(connection);
-      return;
-    }
-    // A reset also drops the connection's GTID tracking.
-    this.engine.consistency.forgetTracking(connection.connection);
-    this.resetting = reset.call(connection.connection).then(
-      () => node.release(connection),
-      () => node.discard(connection),
-    );
+    this.unpin();
   }
 
   /** `release()`, then waits until the connection is back in its pool. */
@@ -179,17 +148,6 @@ export class Session {
     await this.end();
   }
 
-  /** Records the position a COMMIT of this session's transaction produced. */
-  private get afterCommit(): AfterCommit | undefined {
-    const scope = this.scope;
-    if (scope === undefined) return undefined;
-    return async (result, lease) => {
-      if (await this.engine.consistency.recordCommit(lease.connection.connection, result, COMMIT, scope)) {
-        lease.connection.broken = true;
-      }
-    };
-  }
-
   /** The one path every statement of the session takes (see the class comment). */
   protected dispatch(
     kind: StatementKind,
@@ -198,15 +156,15 @@ export class Session {
     options: StatementOptions | undefined,
   ): Promise<ResultTuple> {
     if (this.released) return Promise.reject(new SessionReleasedError());
-    const lease = this.lease;
-    if (lease === undefined && this.pinning === undefined) {
+    if (this.lease === undefined && this.pinning === undefined) {
       let sql: string;
       try {
         sql = sqlOf(statement);
       } catch (error) {
         return Promise.reject(error);
       }
-      if (!this.engine.classify(sql).sessionState)
+      const classification = this.engine.classify(sql);
+      if (!classification.sessionState)
         return this.engine.run(kind, statement, values, options, true, this.scope);
     }
     return this.runPinned(kind, statement, values, options);
@@ -221,35 +179,48 @@ export class Session {
     const sql = sqlOf(statement);
     const classification = this.engine.classify(sql);
     // A replica hint on a statement that must run on the primary is refused here as everywhere.
-    this.engine.routeUnpinned(statement, options, classification);
-    const lease = await this.pinnedLease();
-    this.track(classification, sql);
-    const result = await this.engine.runOn(lease, kind, statement, values, sql, classification, undefined);
-    if (
-      this.scope !== undefined &&
-      (await this.engine.consistency.recordCommit(
-        lease.connection.connection,
-        result,
+    this.engine.route(statement, options, classification);
+    const startsReadOnly = classification.transaction === 'begin-read-only';
+    const lease = await this.pinnedLease(startsReadOnly && this.lease === undefined);
+    if (this.replicaPin) refuseOnReplica(classification);
+    let result: ResultTuple;
+    try {
+      result = await this.engine.runPinned(
+        lease,
+        kind,
+        statement,
+        values,
+        sql,
         classification,
+        undefined,
+        options,
         this.scope,
-      ))
-    ) {
-      lease.connection.broken = true;
+      );
+    } catch (error) {
+      // What the statement left behind is unknown: the connection is reset before anyone reuses it.
+      if (classification.sessionState) this.state.dirty = true;
+      throw error;
     }
+    this.state.apply(classification);
+    if (classification.transaction === 'end-and-disconnect') lease.connection.broken = true;
+    if (this.replicaPin && !this.state.open) this.unpin();
+    else if (lease.connection.broken && !this.state.dirty && !this.state.open) this.unpin();
     return result;
   }
 
-  private pinnedLease(): Promise<Lease> {
+  /** The session's connection: taken now if it holds none (a replica for a read-only transaction). */
+  private pinnedLease(readOnly: boolean): Promise<Lease> {
     if (this.released) return Promise.reject(new SessionReleasedError());
     if (this.lease !== undefined) return Promise.resolve(this.lease);
     this.pinning ??= this.engine
-      .lease(false, PIN_REASON)
+      .lease(readOnly, readOnly ? READ_ONLY_REASON : PIN_REASON, this.scope)
       .then((lease) => {
         if (this.released) {
           lease.node.release(lease.connection);
           throw new SessionReleasedError();
         }
         this.lease = lease;
+        this.replicaPin = readOnly && lease.route.target === 'replica';
         return lease;
       })
       .finally(() => {
@@ -258,15 +229,21 @@ export class Session {
     return this.pinning;
   }
 
-  private track(classification: Classification, sql: string): void {
-    if (!classification.sessionState) return;
-    const { operation } = classification;
-    if (!TRANSACTION_CONTROL.has(operation)) {
-      this.dirty = true;
-    } else if (operation === 'BEGIN' || operation === 'START') {
-      this.openTransaction = true;
-    } else if (operation === 'COMMIT' || (operation === 'ROLLBACK' && !ROLLBACK_TO.test(sql))) {
-      this.openTransaction = false;
-    }
+  /** Gives the connection back, reset first if it may hold state (see `TransactionState.clean`). */
+  private unpin(): void {
+    const lease = this.lease;
+    this.lease = undefined;
+    this.replicaPin = false;
+    if (lease === undefined) return;
+    const clean = this.state.clean;
+    this.state.forget();
+    this.resetting = this.engine.giveBack(lease, !clean);
   }
+}
+
+/** Inside a read-only transaction on a replica: what only the primary may run, or state the pin would lose. */
+function refuseOnReplica(classification: Classification): void {
+  const control = classification.transaction !== 'none';
+  if (control || (classification.target === 'replica' && !classification.sessionState)) return;
+  throw new HintRefusedError(classification.operation, classification.reason, 'readOnly transaction');
 }

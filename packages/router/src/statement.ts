@@ -1,6 +1,6 @@
 import type { ExecuteValues, FieldPacket, QueryOptions, QueryResult, QueryValues } from 'mysql2/promise';
 import type { RouteTarget } from './classify/classification.js';
-import { InvalidArgumentError } from './errors.js';
+import { CallbackApiError, InvalidArgumentError } from './errors.js';
 
 /** mysql2's `QueryOptions`, plus the router's per-statement `target`. */
 export interface RouterQueryOptions extends QueryOptions {
@@ -12,6 +12,12 @@ export interface RouterQueryOptions extends QueryOptions {
 export interface StatementOptions {
   /** Same as `RouterQueryOptions.target`; wins over it and over a comment hint. */
   readonly target?: RouteTarget;
+  /**
+   * This statement's whole time budget in ms, retry included (a read's attempt is still capped by
+   * `timeouts.readMs`). Default: `timeouts.readTotalMs` for reads, `timeouts.writeMs` for the rest.
+   * mysql2's own `timeout` in a QueryOptions object is left to mysql2.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** What `query`/`execute` accept first: SQL text, or a mysql2 options object (`{ sql, rowsAsArray, typeCast, values ... }`). */
@@ -55,6 +61,20 @@ export function sqlOf(statement: unknown): string {
 function checkTarget(target: unknown, where: string): RouteTarget | undefined {
   if (target === undefined || target === 'primary' || target === 'replica') return target;
   throw new InvalidArgumentError(`${where} must be 'primary' or 'replica', got ${String(target)}`);
+}
+
+/** The deadline asked for by the call (`{ timeoutMs }` as third argument), if any. */
+export function timeoutOf(_statement: Statement, options: StatementOptions | undefined): number | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options === 'function') throw new CallbackApiError('query');
+  const ms = options.timeoutMs;
+  if (ms === undefined) return undefined;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidArgumentError(
+      `options.timeoutMs must be a positive number of milliseconds, got ${String(ms)}`,
+    );
+  }
+  return ms;
 }
 
 /** The target asked for by the call: the third argument first, then the options object's `target`. */

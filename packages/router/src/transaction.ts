@@ -1,14 +1,21 @@
 import type { Context } from '@opentelemetry/api';
 import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
 import { isConnectionFailure } from './connection-failure.js';
+import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
 import {
+  CallbackApiError,
   HintRefusedError,
   InvalidArgumentError,
+  PrimaryUnavailableError,
   QueryFailedError,
+  ReplicaUnavailableError,
+  StatementTimeoutError,
   TransactionEndedError,
   TransactionResolutionUnknownError,
+  WriteOutcomeUnknownError,
 } from './errors.js';
+import { unavailableAs } from './node-failure.js';
 import {
   type ResultTuple,
   type Statement,
@@ -16,6 +23,7 @@ import {
   type StatementOptions,
   sqlOf,
 } from './statement.js';
+import { TransactionState } from './transaction-state.js';
 
 export type IsolationLevel = 'READ UNCOMMITTED' | 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
@@ -43,7 +51,8 @@ export type TransactionCallback<T> = (tx: Transaction) => Promise<T>;
 /**
  * A transaction's handle: every statement runs on its one connection, whatever its classification,
  * hint or `target` option says (a read sees the transaction's own uncommitted writes). Statements that
- * change connection state are fine here. Do not send COMMIT/ROLLBACK yourself: return or throw instead.
+ * change connection state are fine here (the connection is reset before it is reused). Do not send
+ * COMMIT/ROLLBACK yourself: return or throw instead.
  *
  * Nesting is explicit: `tx.transaction(fn)` runs `fn` inside a SAVEPOINT on the same connection
  * (RELEASE on success, ROLLBACK TO on throw, rethrown to the outer callback). Calling
@@ -62,6 +71,7 @@ export class Transaction {
     /** True for `readOnly` transactions. */
     readonly readOnly: boolean,
     private readonly depth: number,
+    private readonly state: TransactionState,
   ) {}
 
   /** The node this transaction runs on. */
@@ -74,6 +84,7 @@ export class Transaction {
     values?: QueryValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
+    if (typeof values === 'function' || typeof options === 'function') throw new CallbackApiError('query');
     return this.run('query', statement, values, options) as Promise<ResultTuple<T>>;
   }
 
@@ -82,6 +93,7 @@ export class Transaction {
     values?: ExecuteValues,
     options?: StatementOptions,
   ): Promise<ResultTuple<T>> {
+    if (typeof values === 'function' || typeof options === 'function') throw new CallbackApiError('execute');
     return this.run('execute', statement, values, options) as Promise<ResultTuple<T>>;
   }
 
@@ -91,7 +103,14 @@ export class Transaction {
     this.savepoints += 1;
     const name = `rwsplit_sp_${this.depth + 1}_${this.savepoints}`;
     await this.control(`SAVEPOINT ${name}`);
-    const nested = new Transaction(this.engine, this.lease, this.context, this.readOnly, this.depth + 1);
+    const nested = new Transaction(
+      this.engine,
+      this.lease,
+      this.context,
+      this.readOnly,
+      this.depth + 1,
+      this.state,
+    );
     try {
       const result = await fn(nested);
       nested.end();
@@ -111,14 +130,17 @@ export class Transaction {
 
   /** @internal Runs a statement the router itself issues (START TRANSACTION, COMMIT, SAVEPOINT ...). */
   control(sql: string): Promise<ResultTuple> {
-    return this.engine.runOn(
+    const classification = this.engine.classify(sql);
+    return this.engine.runPinned(
       this.lease,
       'query',
       sql,
       undefined,
       sql,
-      this.engine.classify(sql),
+      classification,
       this.context,
+      undefined,
+      undefined,
     );
   }
 
@@ -131,7 +153,7 @@ export class Transaction {
     kind: StatementKind,
     statement: Statement,
     values: unknown,
-    _options: StatementOptions | undefined,
+    options: StatementOptions | undefined,
   ): Promise<ResultTuple> {
     if (this.ended) return Promise.reject(new TransactionEndedError());
     let sql: string;
@@ -146,7 +168,18 @@ export class Transaction {
         new HintRefusedError(classification.operation, classification.reason, 'readOnly transaction'),
       );
     }
-    return this.engine.runOn(this.lease, kind, statement, values, sql, classification, this.context);
+    this.state.applyInside(classification);
+    return this.engine.runPinned(
+      this.lease,
+      kind,
+      statement,
+      values,
+      sql,
+      classification,
+      this.context,
+      options,
+      undefined,
+    );
   }
 }
 
@@ -169,32 +202,41 @@ function checkOptions(options: TransactionOptions | undefined): {
   return isolationLevel === undefined ? { readOnly } : { readOnly, isolationLevel };
 }
 
-/** Called with the COMMIT's result (a session records the GTID it produced). */
-export type AfterCommit = (result: ResultTuple, lease: Lease) => Promise<void>;
+/** Where a transaction runs and what it reports to. */
+export interface TransactionPlacement {
+  /** The session's consistency: a read-only transaction goes to a replica that satisfies it; a COMMIT's position is recorded in it. */
+  readonly scope?: ReadYourWrites | undefined;
+  /** A connection a pinned session already holds: the transaction runs there and leaves it held. */
+  readonly held?: Lease;
+  /** The holder's connection state, which the transaction's statements add to. */
+  readonly state?: TransactionState;
+}
 
 /**
  * Runs `fn` as one transaction on one connection: SET TRANSACTION ISOLATION LEVEL (if asked),
  * START TRANSACTION [READ ONLY], then COMMIT when `fn` resolves or ROLLBACK when it throws. The
- * connection goes back to its pool in every path (or is destroyed if it broke). With `held`, the
- * transaction runs on a connection a pinned session already holds, and leaves it held.
+ * connection goes back to its pool in every path (reset first if `fn` left state behind, destroyed if
+ * it broke). With `held`, the transaction runs on a connection a pinned session already holds, and
+ * leaves it held.
  */
 export async function runTransaction<T>(
   engine: Engine,
   fn: TransactionCallback<T>,
   options: TransactionOptions | undefined,
-  held?: Lease,
-  afterCommit?: AfterCommit,
+  placement: TransactionPlacement = {},
 ): Promise<T> {
   const { readOnly, isolationLevel } = checkOptions(options);
   if (typeof fn !== 'function')
     throw new InvalidArgumentError('transaction() needs a callback: (tx) => Promise');
+  const { held, scope } = placement;
+  const state = placement.state ?? new TransactionState();
   const { span, context } = engine.telemetry.startTransaction(readOnly);
   let lease: Lease | undefined = held;
   let failure: unknown;
   try {
-    lease ??= await engine.lease(readOnly, 'transaction');
+    lease ??= await engine.lease(readOnly, 'transaction', scope);
     engine.telemetry.placeTransaction(span, lease.node, lease.route);
-    const tx = new Transaction(engine, lease, context, readOnly, 0);
+    const tx = new Transaction(engine, lease, context, readOnly, 0, state);
     await begin(tx, lease, readOnly, isolationLevel);
     let result: T;
     try {
@@ -206,15 +248,31 @@ export async function runTransaction<T>(
     }
     tx.end();
     const committed = await commit(tx, lease);
-    if (afterCommit !== undefined && !readOnly) await afterCommit(committed, lease);
+    if (scope !== undefined && !readOnly) {
+      const commitClass = engine.classify('COMMIT');
+      if (await engine.commits.record(lease.connection.connection, committed, commitClass, scope)) {
+        lease.connection.broken = true;
+      }
+    }
     return result;
   } catch (error) {
     failure = error;
     throw error;
   } finally {
-    if (lease !== undefined && held === undefined) lease.node.release(lease.connection);
+    if (lease !== undefined && held === undefined) await engine.giveBack(lease, state.dirty);
     engine.telemetry.endTransaction(span, failure);
   }
+}
+
+/** A connection failure before anything of the transaction ran: the node's problem, which the caller may retry. */
+function failedToStart(lease: Lease, error: unknown): unknown {
+  if (error instanceof WriteOutcomeUnknownError || error instanceof QueryFailedError) {
+    return unavailableAs(
+      lease.route.target,
+      lease.node.unavailable('the connection failed while starting a transaction', error.cause),
+    );
+  }
+  return error;
 }
 
 async function begin(tx: Transaction, lease: Lease, readOnly: boolean, isolationLevel: string | undefined) {
@@ -223,11 +281,7 @@ async function begin(tx: Transaction, lease: Lease, readOnly: boolean, isolation
     await tx.control(readOnly ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
   } catch (error) {
     tx.end();
-    // Nothing ran yet, so a dead connection here is a node problem the caller may retry.
-    if (error instanceof QueryFailedError) {
-      throw lease.node.unavailable('the connection failed while starting a transaction', error.cause);
-    }
-    throw error;
+    throw failedToStart(lease, error);
   }
 }
 
@@ -235,11 +289,15 @@ async function commit(tx: Transaction, lease: Lease): Promise<ResultTuple> {
   try {
     return await tx.control('COMMIT');
   } catch (error) {
-    if (error instanceof QueryFailedError || isConnectionFailure(error)) {
+    if (
+      error instanceof WriteOutcomeUnknownError ||
+      error instanceof QueryFailedError ||
+      isConnectionFailure(error)
+    ) {
       lease.connection.broken = true;
       throw new TransactionResolutionUnknownError(
         lease.node.name,
-        error instanceof QueryFailedError ? error.cause : error,
+        error instanceof Error && error.cause !== undefined ? error.cause : error,
       );
     }
     // The server refused the COMMIT (e.g. a deadlock): the transaction did not commit.

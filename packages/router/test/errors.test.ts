@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AcquireTimeoutError,
+  CallbackApiError,
   HintRefusedError,
   InvalidArgumentError,
   InvalidOptionError,
@@ -12,8 +13,10 @@ import {
   RwsplitError,
   SessionReleasedError,
   SessionStateError,
+  StatementTimeoutError,
   TransactionEndedError,
   TransactionResolutionUnknownError,
+  WriteOutcomeUnknownError,
 } from '../src/index.js';
 
 const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', errno: -111 });
@@ -26,8 +29,15 @@ describe('error taxonomy', () => {
     [new ReplicaUnavailableError('db-replica-1', 'ECONNREFUSED', cause), 'RWSPLIT_REPLICA_UNAVAILABLE', true],
     [new NoReplicaAvailableError(), 'RWSPLIT_NO_REPLICA', true],
     [new AcquireTimeoutError('db-primary', 100), 'RWSPLIT_ACQUIRE_TIMEOUT', true],
-    [new QueryFailedError('db-replica-1', true, cause), 'RWSPLIT_QUERY_FAILED', true],
-    [new QueryFailedError('db-primary', false, cause), 'RWSPLIT_QUERY_FAILED', false],
+    [new QueryFailedError('db-replica-1', cause), 'RWSPLIT_QUERY_FAILED', true],
+    [
+      new WriteOutcomeUnknownError('db-primary', 'connection lost', cause),
+      'RWSPLIT_WRITE_OUTCOME_UNKNOWN',
+      false,
+    ],
+    [new WriteOutcomeUnknownError('db-primary', 'deadline passed'), 'RWSPLIT_WRITE_OUTCOME_UNKNOWN', false],
+    [new StatementTimeoutError('db-replica-1', 1_000), 'RWSPLIT_STATEMENT_TIMEOUT', true],
+    [new CallbackApiError('getConnection'), 'RWSPLIT_CALLBACK_API', false],
     [new HintRefusedError('INSERT', 'write', 'hint'), 'RWSPLIT_HINT_REFUSED', false],
     [new SessionStateError('SET'), 'RWSPLIT_SESSION_STATE', false],
     [new SessionReleasedError(), 'RWSPLIT_SESSION_RELEASED', false],

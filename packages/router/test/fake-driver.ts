@@ -35,7 +35,12 @@ export class FakeServer {
   /** The next this-many pings fail (then they succeed again). */
   pingFailures = 0;
   version = '10.11.6-MariaDB';
+  /** Thread ids that received KILL QUERY, in order. */
+  readonly killed: number[] = [];
   private failures: Array<{ match: RegExp; error: Error; die: boolean }> = [];
+  private hangs: RegExp[] = [];
+  /** Every statement matching this hangs (a stalled server), until it is set back to undefined. */
+  hangAll: RegExp | undefined;
   private nextId = 1;
 
   constructor(
@@ -48,13 +53,37 @@ export class FakeServer {
     this.failures.push({ match, error, die });
   }
 
+  /**
+   * The next statement matching `match` never answers, like one on a SIGSTOPped server: until a KILL
+   * QUERY for its connection arrives (then it fails with ER_QUERY_INTERRUPTED), and never at all once its
+   * connection was closed by the client (mysql2 does not settle a statement on a connection it closed).
+   */
+  hangNext(match: RegExp): void {
+    this.hangs.push(match);
+  }
+
+  /** @internal */
+  takeHang(sql: string): boolean {
+    if (this.hangAll?.test(sql)) return true;
+    const index = this.hangs.findIndex((m) => m.test(sql));
+    if (index < 0) return false;
+    this.hangs.splice(index, 1);
+    return true;
+  }
+
+  /** @internal KILL QUERY <id>: interrupts what that connection is running. */
+  kill(threadId: number): void {
+    this.killed.push(threadId);
+    for (const connection of this.connections) if (connection.id === threadId) connection.interrupt();
+  }
+
   /** SQL texts executed, in order. */
   get sqls(): string[] {
     return this.executed.map((e) => e.sql);
   }
 
   /** Kills every open connection (as a crashed server would) and refuses new ones. */
-  kill(): void {
+  crash(): void {
     this.refuse = true;
     for (const connection of this.connections) connection.serverClosed();
   }
@@ -82,12 +111,33 @@ export class FakeServer {
 export class FakeConnection extends EventEmitter implements DriverConnection {
   closed = false;
   resets = 0;
+  /** The statement hanging on this connection: rejecting it is what KILL QUERY does. */
+  private hanging: ((error: Error) => void) | undefined;
 
   constructor(
     readonly server: FakeServer,
     readonly id: number,
   ) {
     super();
+  }
+
+  get threadId(): number {
+    return this.id;
+  }
+
+  /** @internal */
+  interrupt(): void {
+    const reject = this.hanging;
+    this.hanging = undefined;
+    if (reject !== undefined && !this.closed) {
+      reject(
+        Object.assign(new Error('Query execution was interrupted'), {
+          code: 'ER_QUERY_INTERRUPTED',
+          errno: 1317,
+          fatal: false,
+        }),
+      );
+    }
   }
 
   query(sql: string | QueryOptions, values?: unknown): Promise<[QueryResult, FieldPacket[]]> {
@@ -133,6 +183,17 @@ export class FakeConnection extends EventEmitter implements DriverConnection {
     await Promise.resolve();
     const sql = typeof statement === 'string' ? statement : statement.sql;
     if (this.closed) throw driverError('PROTOCOL_CONNECTION_LOST', true);
+    if (/^KILL QUERY/i.test(sql)) {
+      this.server.executed.push({ server: this.server.name, kind, sql, values, connection: this.id });
+      this.server.kill(Number((values as unknown[])[0]));
+      return [[] as unknown as QueryResult, [] as FieldPacket[]] as [QueryResult, FieldPacket[]];
+    }
+    if (this.server.takeHang(sql)) {
+      this.server.executed.push({ server: this.server.name, kind, sql, values, connection: this.id });
+      return new Promise<never>((_, reject) => {
+        this.hanging = reject;
+      });
+    }
     const failure = this.server.takeFailure(sql);
     if (failure !== undefined) {
       if (failure.die) this.serverClosed();

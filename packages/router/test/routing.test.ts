@@ -8,6 +8,7 @@ import {
   type Router,
   RwsplitError,
   SessionStateError,
+  WriteOutcomeUnknownError,
 } from '../src/index.js';
 import { driverError } from './fake-driver.js';
 import { type Rig, rig } from './setup.js';
@@ -195,8 +196,13 @@ describe('retries', () => {
     const { router, primary } = make();
     primary.failNext(/INSERT/, driverError('PROTOCOL_CONNECTION_LOST', true), true);
     const error = await rejection(router.execute('INSERT INTO t VALUES (1)'));
-    expect(error).toBeInstanceOf(QueryFailedError);
-    expect(error).toMatchObject({ retryable: false, node: 'primary' });
+    expect(error).toBeInstanceOf(WriteOutcomeUnknownError);
+    expect(error).toMatchObject({
+      code: 'RWSPLIT_WRITE_OUTCOME_UNKNOWN',
+      retryable: false,
+      node: 'primary',
+      reason: 'connection lost',
+    });
     expect((error as Error).message).toMatch(/may or may not have been applied/);
     expect(primary.connectAttempts).toBe(1);
   });

@@ -196,6 +196,89 @@ describe('getConnection()', () => {
     expect(conn!.resets).toBe(1);
   });
 
+  it('keeps a ROLLBACK TO SAVEPOINT behind a comment from counting as the end of the transaction', async () => {
+    const r = make();
+    const connection = await r.router.getConnection();
+    await connection.query('BEGIN');
+    await connection.query('SAVEPOINT a');
+    await connection.query('/* c */ ROLLBACK TO SAVEPOINT a');
+    const [conn] = [...r.primary.connections];
+    await connection.end();
+    expect(conn!.resets).toBe(1);
+  });
+
+  it.each([
+    ['COMMIT AND CHAIN'],
+    ['ROLLBACK WORK AND CHAIN'],
+    ["XA START 'x'"],
+    ['SET autocommit = 0'],
+    ['SET TRANSACTION ISOLATION LEVEL SERIALIZABLE'],
+    ['LOCK TABLES t WRITE'],
+  ])('resets the connection after %s: it may hold a transaction, a lock or settings', async (sql) => {
+    const r = make();
+    const connection = await r.router.getConnection();
+    await connection.query('BEGIN');
+    await connection.query(sql);
+    const [conn] = [...r.primary.connections];
+    await connection.end();
+    expect(conn!.resets).toBe(1);
+  });
+
+  it.each([['COMMIT'], ['/* done */ ROLLBACK'], ['CREATE TABLE t2 (a int)'], ['SET autocommit = 1']])(
+    'gives the connection back as it is after BEGIN ... %s ended the transaction',
+    async (sql) => {
+      const r = make();
+      const connection = await r.router.getConnection();
+      await connection.query('BEGIN');
+      await connection.execute('UPDATE t SET a = 1');
+      await connection.query(sql);
+      const [conn] = [...r.primary.connections];
+      await connection.end();
+      expect(conn!.resets).toBe(0);
+    },
+  );
+
+  it('drops a connection the server closes after COMMIT RELEASE, and pins afresh for the next statement', async () => {
+    const r = make();
+    const session = r.router.session();
+    await session.query('BEGIN');
+    const [first] = [...r.primary.connections];
+    await session.query('COMMIT RELEASE');
+    expect(session.pinned).toBe(false);
+    expect(first!.closed).toBe(true);
+    await session.query('SET @y := 2');
+    expect(session.node).toBe('primary');
+    await session.end();
+  });
+
+  it('runs START TRANSACTION READ ONLY on a replica, refuses writes inside, and unpins at its end', async () => {
+    const r = make();
+    const session = r.router.session();
+    await session.query('START TRANSACTION READ ONLY');
+    expect(session.node).toBe('replica-1');
+    await session.query('SELECT * FROM t');
+    await expect(session.execute('UPDATE t SET a = 1')).rejects.toBeInstanceOf(HintRefusedError);
+    await expect(session.query('SET @x := 1')).rejects.toBeInstanceOf(HintRefusedError);
+    await session.query('COMMIT');
+    expect(session.pinned).toBe(false);
+    await session.execute('UPDATE t SET a = 2');
+    expect(r.replicas[0]!.sqls).toEqual(['START TRANSACTION READ ONLY', 'SELECT * FROM t', 'COMMIT']);
+    expect(r.primary.sqls).toEqual(['UPDATE t SET a = 2']);
+    await session.end();
+  });
+
+  it('runs a read-only transaction on the connection it is pinned to when it already holds state', async () => {
+    const r = make();
+    const session = r.router.session();
+    await session.query('SET @x := 1');
+    await session.query('START TRANSACTION READ ONLY');
+    await session.query('SELECT @x');
+    await session.query('COMMIT');
+    expect(session.node).toBe('primary');
+    expect(r.replicas[0]!.executed).toHaveLength(0);
+    await session.end();
+  });
+
   it('supports await using', async () => {
     const r = make();
     {

@@ -278,3 +278,30 @@ describe('nested transactions', () => {
     });
   });
 });
+
+describe('connections that transactions leave state on', () => {
+  it('resets a connection whose transaction set a variable or took a lock before it is reused', async () => {
+    const r = rig();
+    await r.router.transaction(async (tx) => {
+      await tx.query('SET @x := 1');
+      await tx.query('LOCK TABLES t WRITE');
+    });
+    const [conn] = [...r.primary.connections];
+    expect(conn!.resets).toBe(1);
+    await r.router.transaction(async (tx) => {
+      await tx.execute('UPDATE t SET a = 1');
+    });
+    // A clean transaction goes back as it is.
+    expect(conn!.resets).toBe(1);
+    await r.router.close();
+  });
+
+  it('resets a connection on which the callback committed and chained itself', async () => {
+    const r = rig();
+    await r.router.transaction(async (tx) => {
+      await tx.query('COMMIT AND CHAIN');
+    });
+    expect([...r.primary.connections][0]!.resets).toBe(1);
+    await r.router.close();
+  });
+});

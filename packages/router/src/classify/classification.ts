@@ -1,3 +1,5 @@
+import type { TransactionEffect } from './index.js';
+
 /** Where a statement may run. */
 export type RouteTarget = 'primary' | 'replica';
 
@@ -13,4 +15,6 @@ export interface Classification {
   readonly hint?: RouteTarget;
   /** First keyword of the statement, upper-cased (`SELECT`, `INSERT` ...), for `db.operation.name`; '' if none. */
   readonly operation: string;
+  /** What the statement (for several, the last one that has an effect) does to the connection's transaction. */
+  readonly transaction: TransactionEffect;
 }

@@ -46,6 +46,57 @@ export const CLASSIFY_REASONS = [
 
 export type ClassifyReason = (typeof CLASSIFY_REASONS)[number];
 
+/**
+ * Every transaction effect `classify` reports, for exhaustive handling. Each says what the statement
+ * does to the connection's transaction if it succeeds; sessions track open transactions from these alone.
+ */
+export const TRANSACTION_EFFECTS = [
+  /** No effect: most statements, SET TRANSACTION ... (it only sets the next transaction's characteristics), CALL. */
+  'none',
+  /** BEGIN [WORK], START TRANSACTION [READ WRITE | WITH CONSISTENT SNAPSHOT ...]: opens one, committing an open one. */
+  'begin',
+  /** START TRANSACTION with READ ONLY among its characteristics, in any order. */
+  'begin-read-only',
+  /** COMMIT [WORK] [AND NO CHAIN] [NO RELEASE] */
+  'commit',
+  /** ROLLBACK [WORK] [AND NO CHAIN] [NO RELEASE], not ROLLBACK ... TO ... */
+  'rollback',
+  /** COMMIT/ROLLBACK ... AND CHAIN: ends one and opens the next at once. */
+  'chain',
+  /** COMMIT/ROLLBACK ... RELEASE: ends one, then the server closes the connection. */
+  'end-and-disconnect',
+  /** SAVEPOINT x */
+  'savepoint',
+  /** RELEASE SAVEPOINT x */
+  'release-savepoint',
+  /** ROLLBACK [WORK] TO [SAVEPOINT] x: the transaction stays open. */
+  'rollback-to',
+  /** XA START|BEGIN xid */
+  'xa-start',
+  /** XA END, XA PREPARE: the XA transaction is still unresolved. */
+  'xa-end',
+  /** XA COMMIT xid [ONE PHASE] */
+  'xa-commit',
+  /** XA ROLLBACK xid */
+  'xa-rollback',
+  /** XA RECOVER: reads only. */
+  'xa-recover',
+  /**
+   * Commits any open transaction before it runs: DDL except CREATE/DROP TEMPORARY TABLE, DCL, LOCK/UNLOCK
+   * TABLES, ANALYZE/CHECK/OPTIMIZE/REPAIR TABLE, FLUSH, RESET, CACHE INDEX, LOAD INDEX, IMPORT TABLE,
+   * replication control (START/STOP REPLICA, CHANGE MASTER / REPLICATION SOURCE ...), INSTALL/UNINSTALL,
+   * CLONE, RESTART, MariaDB's BACKUP STAGE.
+   */
+  'implicit-commit',
+  /** SET [SESSION] autocommit = 0|OFF, also as @@autocommit or @@session.autocommit, alone or in a SET list. */
+  'autocommit-off',
+  /** SET [SESSION] autocommit = 1|ON: also commits an open transaction. */
+  'autocommit-on',
+] as const;
+
+/** What a statement does to the connection's transaction: one of {@link TRANSACTION_EFFECTS}. */
+export type TransactionEffect = (typeof TRANSACTION_EFFECTS)[number];
+
 /** `Classification` with its reason narrowed to the documented set. */
 export interface ClassifiedStatement extends Classification {
   readonly reason: ClassifyReason;
@@ -64,6 +115,13 @@ export interface ClassifiedStatement extends Classification {
  * `sessionState` is true when the statement leaves something behind in the connection (SET, USE,
  * temporary tables, table and named locks, prepared statements, user variables, transactions), so
  * that later statements must run on the same primary connection.
+ *
+ * `transaction` says what the statement does to the connection's transaction (see
+ * {@link TRANSACTION_EFFECTS}), read from the same tokens as the rest, so comments, executable comments,
+ * hints and case never change it. For several statements it is the effect of the last one that has one:
+ * `BEGIN; INSERT ...` is 'begin', `INSERT ...; COMMIT` is 'commit', `COMMIT; BEGIN` is 'begin'. Earlier
+ * effects are not reported, so `SET autocommit = 0; COMMIT` says 'commit' and `BEGIN; SAVEPOINT a` says
+ * 'savepoint': a session that must not lose them should send such statements one at a time.
  *
  * Comments are skipped except MySQL's `/*! ... *\/` and MariaDB's `/*M! ... *\/`, whose content is
  * SQL whatever version number they carry. A comment containing `rwsplit:primary` or
@@ -89,6 +147,20 @@ export interface ClassifiedStatement extends Classification {
  *   <statement>, which is classified as its statement.
  * - CALL is session state only when a user variable is passed (it may be an OUT parameter); what the
  *   procedure does inside is not visible.
+ * - Transaction effects describe the statement when it succeeds. Code whose body the text does not show
+ *   (CALL, EXECUTE, EXECUTE IMMEDIATE, DO) is 'none', although it may begin or end a transaction. So is
+ *   MariaDB's BEGIN NOT ATOMIC ... END, and with it everything after it in the text: its body may run
+ *   COMMIT or START TRANSACTION conditionally, and its END is not looked for. A bare COMMIT or ROLLBACK
+ *   is read under completion_type = NO_CHAIN (the default).
+ * - 'implicit-commit' follows the MySQL 8 and MariaDB lists of statements that commit before they run.
+ *   Where only one server commits, the effect is 'none' (a session that believes a transaction is still
+ *   open stays pinned longer; one that believes it ended when it did not would lose it): SET DEFAULT ROLE
+ *   (MySQL only), SHUTDOWN (MariaDB only), LOAD DATA (NDB only), START GROUP_REPLICATION. UNLOCK TABLES
+ *   commits only when LOCK TABLES locks are held, and CREATE/DROP FUNCTION of a MariaDB UDF not at all; the
+ *   text cannot tell, so both say 'implicit-commit'. CREATE/DROP TEMPORARY TABLE is 'none'; ALTER,
+ *   TRUNCATE and CREATE INDEX commit even on temporary tables.
+ * - SET autocommit = <a value the text does not show> (`@x`, DEFAULT, an expression) is 'autocommit-off':
+ *   the connection may hold a transaction afterwards. SET GLOBAL / PERSIST autocommit is 'none'.
  * - Backslash escapes are assumed on (the default sql_mode, and what mysql2's client-side escaping
  *   assumes too), so `'O\'Brien'` is one string. A `"..."` literal containing `\"` is
  *   'unterminated literal': under ANSI_QUOTES it would be an identifier ending at that quote.
@@ -108,6 +180,7 @@ const UNREADABLE: ClassifiedStatement = Object.freeze({
   reason: 'unknown statement',
   sessionState: false,
   operation: '',
+  transaction: 'none',
 });
 
 // Shared by every call: classification is synchronous and never calls out, so it cannot re-enter.
@@ -121,8 +194,12 @@ function classifyText(sql: string): ClassifiedStatement {
   let sessionState = false;
   let reason: ClassifyReason = 'empty statement';
   let operation = '';
+  let transaction: TransactionEffect = 'none';
+  let inCompound = false;
   for (;;) {
     if (reader.read()) {
+      inCompound ||= reader.compound;
+      if (!inCompound && reader.transaction !== 'none') transaction = reader.transaction;
       if (statements === 0) {
         operation = reader.operation;
         reason = reader.reason;
@@ -139,6 +216,6 @@ function classifyText(sql: string): ClassifiedStatement {
   const target = statements > 0 && replica && !lexer.broken ? 'replica' : 'primary';
   const hint = lexer.hint;
   return hint === undefined
-    ? { target, reason, sessionState, operation }
-    : { target, reason, sessionState, hint, operation };
+    ? { target, reason, sessionState, operation, transaction }
+    : { target, reason, sessionState, hint, operation, transaction };
 }

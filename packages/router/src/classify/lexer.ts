@@ -63,6 +63,8 @@ export class Lexer {
   kw: Keyword | '' = '';
   /** The word follows `name.`: a qualified name's part, never a keyword (`t.update`). */
   afterDot = false;
+  /** For a system variable, the scope written before its name (`@@global.x`: GLOBAL), or ''. */
+  scope: Keyword | '' = '';
   /** From a `rwsplit:primary` / `rwsplit:replica` comment; primary wins when both appear. */
   hint: RouteTarget | undefined;
   /** Unterminated string, identifier or comment, or a literal whose extent the servers would disagree on. */
@@ -87,6 +89,7 @@ export class Lexer {
     this.end = 0;
     this.kw = '';
     this.afterDot = false;
+    this.scope = '';
     this.hint = undefined;
     this.broken = false;
     this.pos = 0;
@@ -154,6 +157,26 @@ export class Lexer {
     if (this.inExec) this.broken = true; // an executable comment never closed
     this.punct(TOK_END, len, 0);
     return TOK_END;
+  }
+
+  /**
+   * Whether the current token is the unqualified word `word` (upper-case ASCII), in any case. For the
+   * words that matter only after a transaction verb: as keywords, common ones like AND and TO would cost
+   * every other statement a lookup hit.
+   */
+  spells(word: string): boolean {
+    if (this.tok !== TOK_WORD || this.afterDot) return false;
+    return sameFolded(this.text, this.start, this.end, word);
+  }
+
+  /** Whether the current token is a string whose content is the letters `word`, in any case: `'OFF'`. */
+  quotes(word: string): boolean {
+    return this.tok === TOK_STRING && sameFolded(this.text, this.start + 1, this.end - 1, word);
+  }
+
+  /** The character of the current token when it is Other punctuation (`=`, `,` ...): always one character. */
+  punctuation(): number {
+    return this.text.charCodeAt(this.pos - 1);
   }
 
   /** Comments, literals and the punctuation that matters: where to go on, or READY once a token is. */
@@ -244,6 +267,7 @@ export class Lexer {
     let start = pos + 2;
     let end = wordEnd(text, start);
     let name = lookupKeyword(text, start, end - start);
+    this.scope = '';
     if (
       (name === 'GLOBAL' ||
         name === 'SESSION' ||
@@ -252,6 +276,7 @@ export class Lexer {
         name === 'PERSIST_ONLY') &&
       text.charCodeAt(end) === 46
     ) {
+      this.scope = name;
       start = end + 1;
       end = wordEnd(text, start);
       name = lookupKeyword(text, start, end - start);
@@ -326,4 +351,16 @@ export class Lexer {
     this.broken = true;
     return this.punct(TOK_END, this.text.length, 0);
   }
+}
+
+/**
+ * text[start, end) equals upper-case ASCII `word` ignoring case. `| 0x20` folds letters to one case; it
+ * would also let a control character pass for a digit, but words hold none and quotes() compares letters.
+ */
+function sameFolded(text: string, start: number, end: number, word: string): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) {
+    if ((text.charCodeAt(start + i) | 0x20) !== (word.charCodeAt(i) | 0x20)) return false;
+  }
+  return true;
 }

@@ -1,8 +1,16 @@
 import type { RouteTarget } from './classification.js';
-import type { ClassifyReason } from './index.js';
+import type { ClassifyReason, TransactionEffect } from './index.js';
 import type { Keyword } from './keywords.js';
 import type { Scanner } from './scanner.js';
 import { TOK_END, TOK_IDENT, TOK_LPAREN, TOK_OTHER, TOK_SEMI, TOK_WORD } from './tokens.js';
+import {
+  autocommitEffect,
+  endEffect,
+  releaseEffect,
+  savepointEffect,
+  startEffect,
+  xaEffect,
+} from './transaction-effect.js';
 import { Explain, Kind, reasonFor, sessionStateFor } from './verdict.js';
 
 /**
@@ -16,6 +24,9 @@ export class StatementReader {
   sessionState = false;
   /** First word, upper-cased; '' when the statement starts with something else. */
   operation = '';
+  transaction: TransactionEffect = 'none';
+  /** MariaDB's BEGIN NOT ATOMIC: the statements after it in the text may be its body, up to an END not looked for. */
+  compound = false;
   private explain: Explain = Explain.None;
 
   constructor(private readonly scanner: Scanner) {}
@@ -25,6 +36,7 @@ export class StatementReader {
     const scanner = this.scanner;
     scanner.reset();
     this.explain = Explain.None;
+    this.transaction = 'none';
     let tok = scanner.take();
     if (tok === TOK_SEMI || tok === TOK_END) return false;
     let parenthesised = false;
@@ -43,6 +55,7 @@ export class StatementReader {
     this.reason = reasonFor(kind, scanner.seen, this.explain);
     this.target = this.reason === 'read' ? 'replica' : 'primary';
     this.sessionState = sessionStateFor(kind, scanner.seen, this.reason);
+    this.compound = kind === Kind.Compound;
     return true;
   }
 
@@ -74,9 +87,13 @@ export class StatementReader {
       case 'UPDATE':
       case 'DELETE':
       case 'REPLACE':
-      case 'LOAD':
-      case 'IMPORT':
         return Kind.Write;
+      case 'LOAD': // LOAD INDEX INTO CACHE commits; LOAD DATA and LOAD XML do not
+        this.scanner.take();
+        if (this.scanner.lexer.spells('INDEX')) this.transaction = 'implicit-commit';
+        return Kind.Write;
+      case 'IMPORT': // MySQL 8's IMPORT TABLE
+        return this.committing(Kind.Write);
       case 'CALL':
         return Kind.Call;
       case 'DO':
@@ -87,51 +104,73 @@ export class StatementReader {
         return this.drop();
       case 'ALTER':
       case 'RENAME':
-        return this.scanner.takeKeyword() === 'USER' ? Kind.Dcl : Kind.Ddl;
-      case 'TRUNCATE':
-        return Kind.Ddl;
+        return this.committing(this.scanner.takeKeyword() === 'USER' ? Kind.Dcl : Kind.Ddl);
+      case 'TRUNCATE': // even of a temporary table
+        return this.committing(Kind.Ddl);
       case 'GRANT':
       case 'REVOKE':
-        return Kind.Dcl;
+        return this.committing(Kind.Dcl);
       case 'SET':
         return this.set();
-      case 'USE':
       case 'LOCK': // LOCK TABLES, LOCK INSTANCE FOR BACKUP
-      case 'UNLOCK':
+      case 'UNLOCK': {
+        const what = this.scanner.takeKeyword();
+        return what === 'TABLES' || what === 'TABLE' ? this.committing(Kind.Session) : Kind.Session;
+      }
+      case 'USE':
       case 'PREPARE':
       case 'EXECUTE': // also MariaDB's EXECUTE IMMEDIATE
       case 'DEALLOCATE':
       case 'HANDLER': // an open handler lives in the connection
         return Kind.Session;
       case 'BEGIN': // BEGIN NOT ATOMIC ... END is a MariaDB compound statement, not a transaction
-        return this.scanner.takeKeyword() === 'NOT' ? Kind.Compound : Kind.Transaction;
+        if (this.scanner.takeKeyword() === 'NOT') return Kind.Compound;
+        this.transaction = 'begin';
+        return Kind.Transaction;
       case 'START':
-        return this.scanner.takeKeyword() === 'TRANSACTION' ? Kind.Transaction : Kind.Admin;
+        if (this.scanner.takeKeyword() === 'TRANSACTION') {
+          this.transaction = startEffect(this.scanner);
+          return Kind.Transaction;
+        }
+        return this.replicationControl(false);
+      case 'STOP':
+        this.scanner.take();
+        return this.replicationControl(true);
       case 'COMMIT':
       case 'ROLLBACK':
+        this.transaction = endEffect(this.scanner, kw);
+        return Kind.Transaction;
       case 'SAVEPOINT':
+        this.transaction = savepointEffect(this.scanner);
+        return Kind.Transaction;
       case 'RELEASE':
+        this.transaction = releaseEffect(this.scanner);
+        return Kind.Transaction;
       case 'XA':
+        this.transaction = xaEffect(this.scanner);
         return Kind.Transaction;
       case 'FLUSH':
-        return Kind.Flush;
+        return this.committing(Kind.Flush);
       case 'OPTIMIZE':
       case 'REPAIR':
       case 'CHECK':
-      case 'CHECKSUM':
-      case 'RESET':
-      case 'PURGE':
-      case 'KILL':
-      case 'SHUTDOWN':
       case 'RESTART':
       case 'INSTALL':
       case 'UNINSTALL':
-      case 'CHANGE':
-      case 'STOP':
+      case 'CHANGE': // CHANGE MASTER, CHANGE REPLICATION SOURCE | FILTER
       case 'CACHE':
-      case 'BINLOG':
       case 'CLONE':
-      case 'BACKUP':
+        return this.committing(Kind.Admin);
+      case 'RESET': // except MySQL's RESET PERSIST
+        return this.scanner.takeKeyword() === 'PERSIST' ? Kind.Admin : this.committing(Kind.Admin);
+      case 'BACKUP': // MariaDB: BACKUP STAGE commits, BACKUP LOCK does not
+        this.scanner.take();
+        return this.scanner.lexer.spells('STAGE') ? this.committing(Kind.Admin) : Kind.Admin;
+      case 'CHECKSUM':
+      case 'PURGE':
+      case 'KILL':
+      case 'SHUTDOWN':
+      case 'BINLOG':
         return Kind.Admin;
       case 'GET': {
         // GET [CURRENT | STACKED] DIAGNOSTICS @n = NUMBER reads this connection's diagnostics into variables
@@ -143,6 +182,24 @@ export class StatementReader {
       default:
         return Kind.Unknown;
     }
+  }
+
+  /** Marks the statement as one that commits an open transaction before it runs. */
+  private committing(kind: Kind): Kind {
+    this.transaction = 'implicit-commit';
+    return kind;
+  }
+
+  /** START or STOP of replication (REPLICA, SLAVE, MariaDB's ALL SLAVES) commits; the current token is its object. */
+  private replicationControl(stop: boolean): Kind {
+    const lexer = this.scanner.lexer;
+    // STOP GROUP_REPLICATION commits after it runs rather than before, which ends the transaction just the same.
+    const commits =
+      lexer.spells('REPLICA') ||
+      lexer.spells('SLAVE') ||
+      lexer.spells('ALL') ||
+      (stop && lexer.spells('GROUP_REPLICATION'));
+    return commits ? this.committing(Kind.Admin) : Kind.Admin;
   }
 
   private show(): Kind {
@@ -208,7 +265,8 @@ export class StatementReader {
       return Kind.Read;
     }
     const kw = tok === TOK_WORD ? scanner.lexer.kw : '';
-    if (kw === 'TABLE' || kw === 'TABLES' || kw === 'NO_WRITE_TO_BINLOG' || kw === 'LOCAL') return Kind.Admin;
+    if (kw === 'TABLE' || kw === 'TABLES' || kw === 'NO_WRITE_TO_BINLOG' || kw === 'LOCAL')
+      return this.committing(Kind.Admin);
     if (kw === 'FORMAT') {
       if (scanner.take() === TOK_OTHER) scanner.take();
       return this.explainStatement(Explain.Analyze);
@@ -225,21 +283,22 @@ export class StatementReader {
       this.scanner.takeKeyword(); // REPLACE
       kw = this.scanner.takeKeyword();
     }
-    if (kw === 'TEMPORARY') return Kind.Session; // MariaDB also has temporary sequences
-    return kw === 'USER' || kw === 'ROLE' ? Kind.Dcl : Kind.Ddl;
+    if (kw === 'TEMPORARY') return Kind.Session; // MariaDB also has temporary sequences; neither commits
+    return this.committing(kw === 'USER' || kw === 'ROLE' ? Kind.Dcl : Kind.Ddl);
   }
 
   private drop(): Kind {
     const kw = this.scanner.takeKeyword();
     if (kw === 'TEMPORARY' || kw === 'PREPARE') return Kind.Session;
-    return kw === 'USER' || kw === 'ROLE' ? Kind.Dcl : Kind.Ddl;
+    return this.committing(kw === 'USER' || kw === 'ROLE' ? Kind.Dcl : Kind.Ddl);
   }
 
   private set(): Kind {
     const scanner = this.scanner;
     switch (scanner.takeKeyword()) {
       case 'PASSWORD':
-      case 'DEFAULT': // SET DEFAULT ROLE
+        return this.committing(Kind.Dcl);
+      case 'DEFAULT': // SET DEFAULT ROLE commits on MySQL only; MariaDB runs it as a plain SET
         return Kind.Dcl;
       case 'STATEMENT': {
         // MariaDB SET STATEMENT var = value [, ...] FOR <statement>: the variables last one statement.
@@ -250,11 +309,15 @@ export class StatementReader {
           if (tok !== TOK_WORD) return Kind.Unknown;
           // No recursion into another SET: a long chain of them must not exhaust the stack.
           const inner = scanner.lexer.kw;
-          return inner === 'SET' ? Kind.Set : this.dispatch(inner);
+          if (inner !== 'SET') return this.dispatch(inner);
+          scanner.take();
+          this.transaction = autocommitEffect(scanner);
+          return Kind.Set;
         }
         return Kind.Set;
       }
       default:
+        this.transaction = autocommitEffect(scanner);
         return Kind.Set;
     }
   }

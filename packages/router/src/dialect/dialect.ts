@@ -111,3 +111,11 @@ export function detectDialect(version: string): Dialect {
   const parsed = parseServerVersion(version);
   return parsed.flavor === 'mariadb' ? new MariaDbDialect() : new MySqlDialect(parsed);
 }
+
+/**
+ * Cancels the statement running on connection `threadId` (the connection stays open). The same on MariaDB
+ * and MySQL; needs the same account as the connection or CONNECTION ADMIN / SUPER.
+ */
+export function cancelStatement(threadId: number): Statement {
+  return { sql: 'KILL QUERY ?', values: [threadId] };
+}

@@ -1,0 +1,87 @@
+import { isConnectionFailure } from './connection-failure.js';
+import { runProbe } from './consistency/commit-tracker.js';
+import type { ReadYourWrites } from './consistency/read-your-writes.js';
+import type { Engine } from './engine.js';
+import type { NodePool, PooledConnection } from './pool.js';
+import { fallbackRoute, type Route } from './route.js';
+
+/** The part of a statement run placement writes into: the node it chose and the connection it took. */
+export interface PlacementTarget {
+  /** The attempt now current; an attempt that is not has been abandoned. */
+  readonly current: number;
+  /** Why a replica already failed this read, if one did. */
+  readonly firstFailure?: unknown;
+  choose(node: NodePool, route: Route): void;
+  /** Takes `pooled` for `attempt`; false (connection already given back) if that attempt was abandoned. */
+  holds(attempt: number, node: NodePool, pooled: PooledConnection, route?: Route): boolean;
+  /** Gives back the connection taken so far. */
+  letGo(): void;
+}
+
+/**
+ * Places a read that must see a session's writes (`session`) or the primary (`strong`).
+ *
+ * A replica may serve it only once it has applied the session's position: known without a round trip
+ * when the monitor's last probe of that replica already covers it, else checked with a bounded wait
+ * (`consistency.waitMs`) on the very connection that then runs the read; a replica still behind after
+ * that sends the read to the primary. Never a stale read, never an unbounded wait. `exclude` is a replica
+ * that already failed this read. Without a scope, any replica in rotation will do.
+ */
+export async function placeRead(
+  engine: Engine,
+  run: PlacementTarget,
+  wanted: Route,
+  scope: ReadYourWrites | undefined,
+  exclude: NodePool | undefined,
+  deadline: number,
+  attempt: number,
+): Promise<void> {
+  if (scope?.readsNeedPrimary) {
+    const why = scope.mode === 'strong' ? 'strong consistency' : 'unverifiable token';
+    return onPrimary(engine, run, fallbackRoute(wanted, why), deadline, attempt);
+  }
+  const replica = engine.pickReplica(exclude);
+  if (replica === undefined) {
+    const why = exclude === undefined ? 'no healthy replica' : 'replica failed';
+    engine.noReplica(run.firstFailure);
+    return onPrimary(engine, run, fallbackRoute(wanted, why), deadline, attempt);
+  }
+  const required = scope?.requirement;
+  const covered =
+    required === undefined ||
+    scope === undefined ||
+    scope.coveredBy(engine.monitor?.appliedPosition(replica.name));
+  const wait = covered
+    ? undefined
+    : engine.dialect()?.waitForPosition(required, engine.config.consistency.waitMs);
+  if (!covered && wait === undefined) {
+    return onPrimary(engine, run, fallbackRoute(wanted, 'replica behind session'), deadline, attempt);
+  }
+  run.choose(replica, wanted);
+  const pooled = await replica.acquire(deadline);
+  if (!run.holds(attempt, replica, pooled) || wait === undefined) return;
+  let reached = false;
+  try {
+    reached = (await runProbe(pooled.connection, wait)) === 'reached';
+    engine.telemetry.recordConsistencyWait(reached ? 'reached' : 'timed_out');
+  } catch (error) {
+    engine.telemetry.recordConsistencyWait('failed');
+    if (isConnectionFailure(error)) pooled.broken = true;
+  }
+  if (attempt !== run.current || reached) return;
+  run.letGo();
+  return onPrimary(engine, run, fallbackRoute(wanted, 'replica behind session'), deadline, attempt);
+}
+
+async function onPrimary(
+  engine: Engine,
+  run: PlacementTarget,
+  route: Route,
+  deadline: number,
+  attempt: number,
+): Promise<void> {
+  const node = engine.primary;
+  run.choose(node, route);
+  const pooled = await node.acquire(deadline);
+  run.holds(attempt, node, pooled, route);
+}

@@ -1,0 +1,352 @@
+import type { Span } from '@opentelemetry/api';
+import type { Classification } from './classify/classification.js';
+import { isConnectionFailure } from './connection-failure.js';
+import type { ReadYourWrites } from './consistency/read-your-writes.js';
+import type { Engine, Lease } from './engine.js';
+import {
+  QueryFailedError,
+  RouterClosedError,
+  StatementTimeoutError,
+  WriteOutcomeUnknownError,
+} from './errors.js';
+import { DeadlinePassed, NodeUnavailable, unavailableAs } from './node-failure.js';
+import { placeRead } from './placement.js';
+import type { NodePool, PooledConnection } from './pool.js';
+import { fallbackRoute, type Route } from './route.js';
+import type { ResultTuple, Statement, StatementKind } from './statement.js';
+import type { Expirable } from './timeout-queue.js';
+
+/** What a run needs to know about its statement, fixed for all its attempts. */
+export interface StatementSpec {
+  readonly kind: StatementKind;
+  readonly statement: Statement;
+  readonly values: unknown;
+  readonly sql: string;
+  readonly classification: Classification;
+  /** Where the statement asked to go; a fallback may change it. */
+  readonly route: Route;
+  readonly span: Span;
+  /** `performance.now()` when the statement arrived. */
+  readonly startedAt: number;
+  /** The whole budget, retry included (ms from `startedAt`). */
+  readonly budgetMs: number;
+  /** One attempt's bound (ms); the budget still caps it. */
+  readonly attemptMs: number;
+  /** What the statement must see and record (read-your-writes, strong); undefined: eventual. */
+  readonly scope: ReadYourWrites | undefined;
+  /** The connection a pinned session or transaction holds: the statement runs there, never elsewhere. */
+  readonly lease: Lease | undefined;
+}
+
+/**
+ * One statement's way through the router: route → attempt → retry or fallback → telemetry, in one place
+ * for the shared API, sessions and transactions alike.
+ *
+ * Every attempt has a deadline (`attemptMs`, capped by the statement's whole budget). A read that passes
+ * it is abandoned: its connection is destroyed (mysql2 never settles a statement on a connection it
+ * closed, so the run settles itself), the statement is cancelled on the server (KILL QUERY over a
+ * control connection), and the read goes once more to another eligible node within the budget. A write
+ * that passes it, or whose connection fails once sent, ends with `WriteOutcomeUnknownError` and is never
+ * retried; one that never got a connection changed nothing and says so.
+ *
+ * Attempts are numbered: whatever an abandoned attempt's promises do later, they find the number moved
+ * on and only give back what they hold.
+ */
+export class StatementRun implements Expirable {
+  /** The current attempt's deadline (`performance.now()` clock), for the engine's deadline queue. */
+  deadline = 0;
+  /** True while an attempt is in flight. */
+  pending = false;
+  private attempt = 0;
+  private route: Route;
+  private node: NodePool | undefined;
+  private pooled: PooledConnection | undefined;
+  /** The statement itself went to the server in the current attempt. */
+  private sent = false;
+  /** A node that failed this statement once: the retry avoids it, and there is no third attempt. */
+  private failed: NodePool | undefined;
+  /** Why the first attempt failed (named): what a read reports if its retry finds nowhere to go. */
+  firstFailure: unknown;
+  /** A write's result while its commit position is being recorded: it already succeeded. */
+  private succeeded: ResultTuple | undefined;
+  private readonly budgetEnd: number;
+  private resolve!: (result: ResultTuple) => void;
+  private reject!: (error: unknown) => void;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly spec: StatementSpec,
+  ) {
+    this.route = spec.route;
+    this.budgetEnd = spec.startedAt + spec.budgetMs;
+  }
+
+  /** Runs the statement; settles exactly once. */
+  start(): Promise<ResultTuple> {
+    return new Promise<ResultTuple>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      void this.run(undefined);
+    });
+  }
+
+  /** The deadline of the current attempt passed (called by the engine's deadline queue). */
+  expire(): void {
+    this.pending = false;
+    this.attempt++;
+    const { node, pooled, sent } = this;
+    if (node !== undefined && pooled !== undefined) this.abandon(node, pooled);
+    if (this.succeeded !== undefined) {
+      // The write is done; only learning its position took too long. The session reads from the primary.
+      this.spec.scope?.lostTrack();
+      this.succeed(node as NodePool, this.succeeded);
+      return;
+    }
+    const timeout = new StatementTimeoutError(node?.name ?? '', this.spec.budgetMs);
+    if (sent && !this.isRead) {
+      this.fail(node, new WriteOutcomeUnknownError(node?.name ?? '', 'deadline passed'));
+    } else if (!this.retryAfter(node, timeout)) {
+      this.fail(node, timeout);
+    }
+  }
+
+  /** The router is closing and its grace period is over: this statement will never finish. */
+  abort(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.attempt++;
+    if (this.node !== undefined && this.pooled !== undefined) this.abandon(this.node, this.pooled);
+    this.fail(this.node, new RouterClosedError());
+  }
+
+  private get isRead(): boolean {
+    return this.spec.classification.target === 'replica';
+  }
+
+  private async run(exclude: NodePool | undefined): Promise<void> {
+    const attempt = ++this.attempt;
+    const { engine, spec } = this;
+    this.node = undefined;
+    this.pooled = undefined;
+    this.sent = false;
+    const deadline = Math.min(this.budgetEnd, performance.now() + spec.attemptMs);
+    this.pending = true;
+    engine.deadlines.addAt(this, deadline);
+    try {
+      await this.place(attempt, exclude, deadline);
+    } catch (error) {
+      if (attempt === this.attempt) this.placeFailed(error);
+      return;
+    }
+    const { node, pooled } = this.placed();
+    if (attempt !== this.attempt || node === undefined || pooled === undefined) return;
+    this.sent = true;
+    let result: ResultTuple;
+    try {
+      result = (await (spec.kind === 'query'
+        ? pooled.connection.query(spec.statement, spec.values)
+        : pooled.connection.execute(spec.statement, spec.values))) as ResultTuple;
+    } catch (error) {
+      if (attempt === this.attempt) this.runFailed(node, pooled, error);
+      return;
+    }
+    if (attempt !== this.attempt) return;
+    const scope = spec.scope;
+    if (scope !== undefined && this.route.target === 'primary' && scope.mode === 'session') {
+      this.succeeded = result;
+      const broke = await engine.commits.record(pooled.connection, result, spec.classification, scope);
+      if (attempt !== this.attempt) return;
+      if (broke) pooled.broken = true;
+    }
+    this.pending = false;
+    this.giveBack(node, pooled);
+    this.succeed(node, result);
+  }
+
+  /** What placement left (read through a method: the compiler cannot see placement assign the fields). */
+  private placed(): { node: NodePool | undefined; pooled: PooledConnection | undefined } {
+    return { node: this.node, pooled: this.pooled };
+  }
+
+  /** Chooses the node and takes a connection for this attempt; leaves them in `node` and `pooled`. */
+  private async place(attempt: number, exclude: NodePool | undefined, deadline: number): Promise<void> {
+    const { engine, spec } = this;
+    const lease = spec.lease;
+    if (lease !== undefined) {
+      this.node = lease.node;
+      this.pooled = lease.connection;
+      this.route = lease.route;
+      return;
+    }
+    if (this.route.target === 'replica' && spec.scope !== undefined && spec.scope.mode !== 'eventual') {
+      await placeRead(engine, this, spec.route, spec.scope, exclude, deadline, attempt);
+      return;
+    }
+    let node: NodePool | undefined;
+    if (this.route.target === 'replica') node = engine.pickReplica(exclude);
+    if (node === undefined) {
+      if (this.route.target === 'replica') {
+        engine.noReplica(this.firstFailure);
+        this.route = fallbackRoute(
+          spec.route,
+          exclude === undefined ? 'no healthy replica' : 'replica failed',
+        );
+      }
+      node = engine.primary;
+    }
+    this.node = node;
+    const resource = await node.checkout(deadline);
+    const pooled = node.usable(resource) ?? (await node.recover(resource, deadline));
+    this.holds(attempt, node, pooled);
+  }
+
+  /**
+   * @internal Placement took `pooled` of `node` for attempt `attempt`; if that attempt was abandoned
+   * meanwhile, the connection goes straight back. Throws nothing.
+   */
+  holds(attempt: number, node: NodePool, pooled: PooledConnection, route?: Route): boolean {
+    if (attempt !== this.attempt) {
+      node.release(pooled);
+      return false;
+    }
+    this.node = node;
+    this.pooled = pooled;
+    if (route !== undefined) this.route = route;
+    return true;
+  }
+
+  /** @internal Placement chose `node` (no connection yet), so a failure is reported against it. */
+  choose(node: NodePool, route: Route): void {
+    this.node = node;
+    this.route = route;
+  }
+
+  /** @internal Placement gave up a connection it had taken (a consistency wait fell short). */
+  letGo(): void {
+    if (this.node !== undefined && this.pooled !== undefined) this.giveBack(this.node, this.pooled);
+    this.pooled = undefined;
+  }
+
+  /** @internal The attempt whose promise is resolving, to tell a current attempt from an abandoned one. */
+  get current(): number {
+    return this.attempt;
+  }
+
+  private placeFailed(error: unknown): void {
+    const node = this.node;
+    if (this.pooled !== undefined && node !== undefined) {
+      if (isConnectionFailure(error)) this.pooled.broken = true;
+      this.giveBack(node, this.pooled);
+    }
+    this.pending = false;
+    if (node === undefined) {
+      // The retry found nowhere to go: report it against the node that failed first.
+      if (this.failed !== undefined) this.fail(this.failed, error);
+      else this.refuse(error);
+      return;
+    }
+    const named = this.nameBeforeSend(node, error);
+    if (error instanceof NodeUnavailable || error instanceof DeadlinePassed || isConnectionFailure(error)) {
+      if (this.retryAfter(node, named)) return;
+    }
+    this.fail(node, named);
+  }
+
+  private runFailed(node: NodePool, pooled: PooledConnection, error: unknown): void {
+    this.pending = false;
+    const lost = isConnectionFailure(error);
+    if (lost) pooled.broken = true;
+    this.giveBack(node, pooled);
+    if (!lost) {
+      // The server answered with an SQL error: mysql2's own error, as a plain pool would throw it.
+      this.fail(node, error);
+      return;
+    }
+    if (!this.isRead) {
+      this.fail(node, new WriteOutcomeUnknownError(node.name, 'connection lost', error));
+      return;
+    }
+    const named = new QueryFailedError(node.name, error);
+    if (!this.retryAfter(node, named)) this.fail(node, named);
+  }
+
+  /** What a failure before anything was sent is called, by the route's target (the role is the route's). */
+  private nameBeforeSend(node: NodePool, error: unknown): unknown {
+    if (error instanceof NodeUnavailable) return unavailableAs(this.route.target, error);
+    if (error instanceof DeadlinePassed) return new StatementTimeoutError(node.name, this.spec.budgetMs);
+    if (isConnectionFailure(error))
+      return unavailableAs(this.route.target, node.unavailable('connect failed', error));
+    return error;
+  }
+
+  /**
+   * A read that failed on `node` without an answer goes once more elsewhere (another replica in
+   * rotation that satisfies the session, else the primary per `whenNoReplica`), if its budget allows.
+   * Returns false when it may not.
+   */
+  private retryAfter(node: NodePool | undefined, error: unknown): boolean {
+    const { spec, engine } = this;
+    if (!this.isRead || spec.lease !== undefined || this.failed !== undefined || node === undefined)
+      return false;
+    if (this.route.target !== 'replica' || performance.now() >= this.budgetEnd) return false;
+    this.failed = node;
+    this.firstFailure = error;
+    engine.telemetry.recordRetry(spec.span, node, error);
+    void this.run(node);
+    return true;
+  }
+
+  /** Destroys a connection whose statement will not be waited for, and cancels that statement on the server. */
+  private abandon(node: NodePool, pooled: PooledConnection): void {
+    this.pooled = undefined;
+    if (this.spec.lease !== undefined) pooled.broken = true;
+    else node.discard(pooled);
+    this.engine.cancel(node, pooled);
+    pooled.connection.destroy();
+  }
+
+  private giveBack(node: NodePool, pooled: PooledConnection): void {
+    this.pooled = undefined;
+    // A pinned connection stays with its session or transaction; only the pool's own go back.
+    if (this.spec.lease === undefined) node.release(pooled);
+  }
+
+  private succeed(node: NodePool, result: ResultTuple): void {
+    const { spec } = this;
+    this.engine.telemetry.endStatement(
+      spec.span,
+      spec.startedAt,
+      node,
+      spec.classification.operation,
+      spec.sql,
+      this.route,
+      undefined,
+    );
+    this.resolve(result);
+  }
+
+  private fail(node: NodePool | undefined, error: unknown): void {
+    if (node === undefined) {
+      this.refuse(error);
+      return;
+    }
+    const { spec } = this;
+    this.engine.telemetry.endStatement(
+      spec.span,
+      spec.startedAt,
+      node,
+      spec.classification.operation,
+      spec.sql,
+      this.route,
+      error,
+    );
+    this.reject(error);
+  }
+
+  /** No node was ever chosen (no primary, no replica under `whenNoReplica: 'error'`). */
+  private refuse(error: unknown): void {
+    const { spec } = this;
+    this.engine.telemetry.refuseStatement(spec.span, spec.classification.operation, spec.sql, error);
+    this.reject(error);
+  }
+}
