@@ -69,6 +69,14 @@ export function toErrorResponse(error: unknown): ErrorResponse {
           'Retry-After': '1',
         },
       );
+    if (error.code === 'RWSPLIT_WRITE_OUTCOME_UNKNOWN' || error.code === 'RWSPLIT_TRANSACTION_UNKNOWN') {
+      // Not a retry-me 503: the write may have been applied, so the client must look before it repeats it.
+      return response(
+        500,
+        'outcome_unknown',
+        'The write may or may not have been applied; check before retrying',
+      );
+    }
     return response(500, 'internal_error', 'Internal server error');
   }
   const parser = bodyParserError(error);

@@ -29,6 +29,10 @@ const db = createRouter({
   connection: { user: cfg.user, password: cfg.password, database: cfg.database },
   monitor: { user: cfg.monitorUser, password: cfg.monitorPassword },
   meterProvider: metrics.meterProvider,
+  // A stalled database node must never hold a request past what Nginx and HAProxy wait for (30 s) or what a
+  // person waits for: a read gets 1 s per node and 2.5 s in all (its one retry goes elsewhere), a write 5 s.
+  timeouts: { readMs: 1_000, readTotalMs: 2_500, writeMs: 5_000 },
+  pool: { connectTimeoutMs: 1_000, acquireTimeoutMs: 1_000 },
   ...(cfg.lagMaxMs === undefined ? {} : { lag: { maxMs: cfg.lagMaxMs } }),
 });
 const lagHistory = new LagHistory();

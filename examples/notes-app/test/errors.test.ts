@@ -1,4 +1,4 @@
-import { PrimaryUnavailableError } from '@rwsplit/router';
+import { PrimaryUnavailableError, WriteOutcomeUnknownError } from '@rwsplit/router';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { HttpError, NotFoundError, toErrorResponse } from '../src/errors.js';
@@ -8,6 +8,14 @@ describe('toErrorResponse', () => {
     const answer = toErrorResponse(new PrimaryUnavailableError('db-primary', 'connect refused'));
     expect(answer.status).toBe(503);
     expect(answer.headers).toEqual({ 'Retry-After': '1' });
+    expect(JSON.stringify(answer.body)).not.toContain('db-primary');
+  });
+
+  it('says a write of unknown outcome may have been applied, never asking for a blind retry', () => {
+    const answer = toErrorResponse(new WriteOutcomeUnknownError('db-primary', 'deadline passed'));
+    expect(answer.status).toBe(500);
+    expect(answer.headers).toEqual({});
+    expect(answer.body.error).toMatchObject({ code: 'outcome_unknown' });
     expect(JSON.stringify(answer.body)).not.toContain('db-primary');
   });
 

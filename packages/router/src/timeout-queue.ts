@@ -104,8 +104,9 @@ export class TimeoutQueue {
       if (live) item.expire();
     }
     this.prune();
+    // An expire() may have queued (and armed for) a later deadline meanwhile: the earliest one wins.
     const next = this.due[this.head];
-    if (next !== undefined && this.timer === undefined) this.arm(next);
+    if (next !== undefined && next < this.armedFor) this.arm(next);
   };
 
   /** Drops settled items from the front (most settle in order) and compacts now and then. */

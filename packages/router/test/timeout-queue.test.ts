@@ -72,3 +72,58 @@ describe('TimeoutQueue', () => {
     expect(log).toEqual([]);
   });
 });
+
+describe('TimeoutQueue with deadlines of their own', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('keeps the timer on the earliest deadline when an expiring item queues a later one', () => {
+    vi.useFakeTimers();
+    const log: string[] = [];
+    const queue = new TimeoutQueue(100);
+    const retry = item(log, 'retry');
+    const first: Expirable & { pending: boolean } = {
+      deadline: 0,
+      pending: true,
+      expire: () => {
+        first.pending = false;
+        log.push('first');
+        // A statement's retry is queued from inside its own expiry, with a far deadline.
+        queue.addAt(retry, Date.now() + 500);
+      },
+    };
+    queue.addAt(first, Date.now() + 100);
+    queue.addAt(item(log, 'second'), Date.now() + 110);
+    vi.advanceTimersByTime(100);
+    expect(log).toEqual(['first']);
+    vi.advanceTimersByTime(10);
+    expect(log).toEqual(['first', 'second']);
+    vi.advanceTimersByTime(490);
+    expect(log).toEqual(['first', 'second', 'retry']);
+  });
+
+  it('ignores an entry whose item was queued again with another deadline', () => {
+    vi.useFakeTimers();
+    const log: string[] = [];
+    const queue = new TimeoutQueue(100);
+    const again = item(log, 'again');
+    queue.addAt(again, Date.now() + 50);
+    queue.addAt(again, Date.now() + 200);
+    vi.advanceTimersByTime(60);
+    expect(log).toEqual([]);
+    vi.advanceTimersByTime(140);
+    expect(log).toEqual(['again']);
+  });
+
+  it('orders deadlines that arrive out of order', () => {
+    vi.useFakeTimers();
+    const log: string[] = [];
+    const queue = new TimeoutQueue(100);
+    queue.addAt(item(log, 'late'), Date.now() + 300);
+    queue.addAt(item(log, 'early'), Date.now() + 100);
+    queue.addAt(item(log, 'middle'), Date.now() + 200);
+    vi.advanceTimersByTime(300);
+    expect(log).toEqual(['early', 'middle', 'late']);
+  });
+});
