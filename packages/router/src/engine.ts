@@ -121,6 +121,7 @@ export class Engine {
         }),
       logger: config.logger,
       onChange: (change) => this.telemetry.recordTopologyChange(change),
+      detectDialect: config.detectDialect,
     });
   }
 

@@ -75,11 +75,8 @@ export class RwsplitError extends Error {
    * code). A class of your own that extends one of ours keeps the ordinary prototype check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    const brand = brandOf(value);
-    if (this === RwsplitError) return typeof brand === 'string';
-    const code = CODE_OF_CLASS.get(this);
-    if (code === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return brand === code;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof, a subclass included.
+    return isInstance(this, value);
   }
 }
 
@@ -325,3 +322,13 @@ export const RWSPLIT_ERROR_CLASSES = Object.freeze({
 const CODE_OF_CLASS: ReadonlyMap<unknown, RwsplitErrorCode> = new Map(
   RWSPLIT_ERROR_CODES.map((code) => [RWSPLIT_ERROR_CLASSES[code], code]),
 );
+
+/** `value instanceof cls` for `RwsplitError` and its subclasses (see `RwsplitError[Symbol.hasInstance]`). */
+function isInstance(cls: unknown, value: unknown): boolean {
+  const brand = brandOf(value);
+  if (cls === RwsplitError) return typeof brand === 'string';
+  const code = CODE_OF_CLASS.get(cls);
+  // Not one of ours: a caller's subclass, which shares its parent's code, so only the prototype can tell.
+  if (code === undefined) return Function.prototype[Symbol.hasInstance].call(cls, value);
+  return brand === code;
+}

@@ -10,7 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConsistencyMode } from './consistency/consistency-config.js';
-import type { Router } from './router.js';
+import type { Router, SessionOptions } from './router.js';
 import type { Session } from './session.js';
 
 export interface RwsplitMiddlewareOptions {
@@ -45,7 +45,8 @@ export function currentSession(): Session | undefined {
 }
 
 function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
+  // Most requests carry other cookies or none: skip the split unless the name can be there at all.
+  if (!header?.includes(name)) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
@@ -79,6 +80,36 @@ function appendSetCookie(res: ServerResponse, cookie: string): void {
   res.setHeader('set-cookie', [...list, cookie]);
 }
 
+/** The options with their defaults, resolved once per middleware. */
+interface Settings {
+  readonly cookieName: string;
+  readonly headerName: string;
+  readonly cookieAttributes: string;
+  /** What `db.session()` gets when the request brought no token. */
+  readonly sessionOptions: SessionOptions;
+}
+
+/**
+ * Sends the session's token if the request changed it. Runs just before the headers go out: every
+ * response path goes through `writeHead`, and headers set after it are lost.
+ */
+function sendToken(
+  settings: Settings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  session: Session,
+  incoming: string | undefined,
+): void {
+  const token = session.token();
+  if (token === undefined || token === incoming || res.headersSent) return;
+  res.setHeader(settings.headerName, token);
+  const secure = isSecure(req) ? '; Secure' : '';
+  appendSetCookie(
+    res,
+    `${settings.cookieName}=${encodeURIComponent(token)}${settings.cookieAttributes}${secure}`,
+  );
+}
+
 /**
  * The middleware. The token is opaque, versioned and validated. No token means the client wrote nothing
  * recently: reads go to replicas. A corrupt or forged token makes the request's reads go to the primary
@@ -88,37 +119,28 @@ export function rwsplitMiddleware(
   db: Router,
   options: RwsplitMiddlewareOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
-  const cookieName = options.cookieName ?? 'rwsplit_ct';
-  const headerName = (options.headerName ?? 'x-consistency-token').toLowerCase();
-  const maxAge = options.maxAgeSeconds ?? 300;
-  const path = options.path ?? '/';
+  const settings: Settings = {
+    cookieName: options.cookieName ?? 'rwsplit_ct',
+    headerName: (options.headerName ?? 'x-consistency-token').toLowerCase(),
+    cookieAttributes: `; Path=${options.path ?? '/'}; Max-Age=${options.maxAgeSeconds ?? 300}; HttpOnly; SameSite=Lax`,
+    sessionOptions: options.consistency === undefined ? {} : { consistency: options.consistency },
+  };
+  const { cookieName, headerName, sessionOptions } = settings;
 
   return (req, res, next) => {
     const incoming = firstHeader(req.headers[headerName]) ?? readCookie(req.headers.cookie, cookieName);
-    const session = db.session({
-      ...(incoming === undefined ? {} : { token: incoming }),
-      ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
-    });
+    const session = db.session(
+      incoming === undefined ? sessionOptions : { ...sessionOptions, token: incoming },
+    );
     (req as IncomingMessage & Partial<RwsplitRequest>).db = session;
 
-    // Headers must be set before they are sent: hook writeHead, which every response path goes through.
     const writeHead = res.writeHead;
-    res.writeHead = function writeHeadWithToken(this: ServerResponse, ...args: unknown[]) {
-      const token = session.token();
-      if (token !== undefined && token !== incoming && !res.headersSent) {
-        res.setHeader(headerName, token);
-        const secure = isSecure(req) ? '; Secure' : '';
-        appendSetCookie(
-          res,
-          `${cookieName}=${encodeURIComponent(token)}; Path=${path}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`,
-        );
-      }
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    } as typeof res.writeHead;
-
-    const release = () => session.release();
-    res.once('finish', release);
-    res.once('close', release);
-    requestScope.run(session, () => next());
+    res.writeHead = (...args: unknown[]) => {
+      sendToken(settings, req, res, session, incoming);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
+    };
+    // A response emits 'close' once whether it finished or its connection went away first.
+    res.on('close', () => session.release());
+    requestScope.run(session, next);
   };
 }

@@ -34,6 +34,8 @@ export class PooledConnection {
   broken = false;
   /** When it was last returned to the pool (epoch ms): decides whether it is pinged before reuse. */
   lastUsedAt: number;
+  /** Sitting in its node's idle stack (see `NodePool.takeIdle`). */
+  idle = false;
 
   constructor(readonly connection: DriverConnection) {
     this.lastUsedAt = Date.now();
@@ -86,6 +88,14 @@ export class NodePool {
   /** Callers waiting for a connection to be released to them (the pool is at max). FIFO. */
   private readonly handoffs: Waiter[] = [];
   private handoffHead = 0;
+  /**
+   * Connections given back and ready for the next statement, most recently used on top. They stay on
+   * loan from generic-pool, so taking one is a synchronous pop, not generic-pool's promise, resource
+   * request and deferred: the router's hot path. Those idle past `idleTimeoutMs` go back to generic-pool
+   * now and then, which closes them as its idle eviction would.
+   */
+  private readonly idleStack: PooledConnection[] = [];
+  private idleSweep: NodeJS.Timeout | undefined;
   /** Every connection this pool opened and has not destroyed yet (on loan or idle). */
   private readonly live = new Set<PooledConnection>();
   /** A connection of its own for KILL QUERY; opened on first use. */
@@ -136,13 +146,37 @@ export class NodePool {
 
   /** Connections on loan plus callers waiting for one: the load least-outstanding selection weighs. */
   get outstanding(): number {
-    return this.pool.borrowed + this.pool.pending + (this.handoffs.length - this.handoffHead);
+    return (
+      this.pool.borrowed -
+      this.idleStack.length +
+      this.pool.pending +
+      (this.handoffs.length - this.handoffHead)
+    );
+  }
+
+  /**
+   * A connection ready to use at once, without a promise, or undefined: then `checkout()`. Only what
+   * needs no check: the breaker closed and the connection used recently enough to skip the ping.
+   */
+  takeIdle(): PooledConnection | undefined {
+    const stack = this.idleStack;
+    if (stack.length === 0 || this.breaker.retryAt !== 0) return undefined;
+    const top = stack[stack.length - 1]!;
+    if (top.broken || Date.now() - top.lastUsedAt > this.config.pool.validateAfterIdleMs) return undefined;
+    stack.pop();
+    top.idle = false;
+    return top;
   }
 
   stats(): PoolStats {
     let waiting = 0;
     for (let i = this.handoffHead; i < this.handoffs.length; i++) if (this.handoffs[i]!.pending) waiting++;
-    return { idle: this.pool.available, used: this.pool.borrowed, pending: this.pool.pending + waiting };
+    const idle = this.idleStack.length;
+    return {
+      idle: this.pool.available + idle,
+      used: this.pool.borrowed - idle,
+      pending: this.pool.pending + waiting,
+    };
   }
 
   /**
@@ -166,6 +200,12 @@ export class NodePool {
     if (this.breaker.retryAt !== 0) {
       const now = Date.now();
       if (this.breaker.isOpen(now)) return Promise.reject(this.breakerOpenError(now));
+    }
+    const stack = this.idleStack;
+    if (stack.length > 0) {
+      const top = stack.pop()!;
+      top.idle = false;
+      return Promise.resolve(top);
     }
     // An idle resource is handed over inside acquire(); only a caller that will wait needs a timeout.
     if (this.pool.available > 0) return this.pool.acquire();
@@ -209,19 +249,57 @@ export class NodePool {
    * skipping generic-pool's release/acquire round), else to the pool; destroyed if it broke.
    */
   release(connection: PooledConnection): void {
-    if (!this.pool.isBorrowedResource(connection)) return;
+    if (connection.idle || !this.pool.isBorrowedResource(connection)) return;
     if (connection.broken) {
       this.destroy(connection);
       return;
     }
     connection.lastUsedAt = Date.now();
     const waiter = this.nextHandoff();
-    if (waiter === undefined) void this.pool.release(connection);
-    else waiter.settle(connection);
+    if (waiter !== undefined) {
+      waiter.settle(connection);
+    } else if (this.closing) {
+      void this.pool.release(connection);
+    } else {
+      connection.idle = true;
+      this.idleStack.push(connection);
+      this.idleSweep ??= this.scheduleIdleSweep();
+    }
+  }
+
+  /** Closes connections idle past `idleTimeoutMs` (keeping `min`), as generic-pool's eviction would. */
+  private scheduleIdleSweep(): NodeJS.Timeout | undefined {
+    const { idleTimeoutMs } = this.config.pool;
+    if (idleTimeoutMs <= 0) return undefined;
+    const every = Math.max(1_000, Math.min(idleTimeoutMs, 30_000));
+    return setInterval(() => {
+      const cutoff = Date.now() - idleTimeoutMs;
+      const stack = this.idleStack;
+      // Least recently used at the bottom: those go first.
+      let stale = 0;
+      while (stale < stack.length && stack[stale]!.lastUsedAt < cutoff) stale++;
+      for (const connection of stack.splice(0, stale)) {
+        connection.idle = false;
+        // Above `min`, closed now; the rest wait in generic-pool's own idle list, which keeps `min` open.
+        if (this.pool.size > this.config.pool.min) void this.pool.destroy(connection);
+        else void this.pool.release(connection);
+      }
+    }, every).unref();
+  }
+
+  /** Every idle connection back into generic-pool (closing: drain and clear then see them). */
+  private returnIdle(): void {
+    clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
+    for (const connection of this.idleStack.splice(0)) {
+      connection.idle = false;
+      void this.pool.release(connection);
+    }
   }
 
   /** Destroys a connection whose state cannot be trusted any more. */
   discard(connection: PooledConnection): void {
+    if (connection.idle) return;
     connection.broken = true;
     if (!this.pool.isBorrowedResource(connection)) return;
     this.destroy(connection);
@@ -235,6 +313,7 @@ export class NodePool {
   async close(graceMs: number): Promise<number> {
     this.closing = true;
     this.closeControl();
+    this.returnIdle();
     const drained = this.pool.drain();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((resolve) => {
@@ -347,6 +426,8 @@ export class NodePool {
   /** The longest-waiting caller that has not timed out, taken off the handoff queue. */
   private nextHandoff(): Waiter | undefined {
     const queue = this.handoffs;
+    // The common case on every release: nobody waits (and setting an array's length is not free).
+    if (queue.length === 0) return undefined;
     while (this.handoffHead < queue.length) {
       const waiter = queue[this.handoffHead]!;
       queue[this.handoffHead++] = undefined as unknown as Waiter;

@@ -1,6 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { type ResolvedCircuitBreakerConfig, resolveCircuitBreakerConfig } from './circuit-breaker-config.js';
-import type { ConsistencyMode } from './consistency/consistency-config.js';
+import { CONSISTENCY_DEFAULTS, type ConsistencyMode } from './consistency/consistency-config.js';
 import { createTokenCodec, type TokenCodec } from './consistency/token.js';
 import { type Dialect, detectDialect } from './dialect/dialect.js';
 import type { Driver } from './driver.js';
@@ -19,7 +19,13 @@ import {
 import type { PoolNode } from './pool.js';
 import { type ResolvedPoolConfig, resolvePoolConfig } from './pool-config.js';
 import { type ReadSelector, readSelectorFor } from './read-selector.js';
-import type { ConnectionConfig, RouterConfig } from './router-config.js';
+import {
+  type ConnectionConfig,
+  HEARTBEAT_DEFAULTS,
+  LAG_DEFAULTS,
+  MONITOR_DEFAULTS,
+  type RouterConfig,
+} from './router-config.js';
 import { type ResolvedTimeoutsConfig, resolveTimeoutsConfig } from './timeouts-config.js';
 import type { TopologyLogger } from './topology/topology-logger.js';
 
@@ -176,8 +182,8 @@ function resolveMonitor(value: unknown): ResolvedMonitor | undefined {
   const monitor = bag(value, 'monitor');
   rejectUnknown(monitor, MONITOR_KEYS, 'monitor');
   return Object.freeze({
-    intervalMs: integer(monitor.intervalMs, 'monitor.intervalMs', 250, 10),
-    timeoutMs: integer(monitor.timeoutMs, 'monitor.timeoutMs', 1_000, 1),
+    intervalMs: integer(monitor.intervalMs, 'monitor.intervalMs', MONITOR_DEFAULTS.intervalMs, 10),
+    timeoutMs: integer(monitor.timeoutMs, 'monitor.timeoutMs', MONITOR_DEFAULTS.timeoutMs, 1),
     user: optionalString(monitor.user, 'monitor.user'),
     password: optionalString(monitor.password, 'monitor.password'),
   });
@@ -187,8 +193,8 @@ function resolveLag(value: unknown): ResolvedConfig['lag'] {
   const lag = bag(value, 'lag');
   rejectUnknown(lag, LAG_KEYS, 'lag');
   return Object.freeze({
-    maxMs: integer(lag.maxMs, 'lag.maxMs', 1_000, 0),
-    readmitAfterMs: integer(lag.readmitAfterMs, 'lag.readmitAfterMs', 1_000, 0),
+    maxMs: integer(lag.maxMs, 'lag.maxMs', LAG_DEFAULTS.maxMs, 0),
+    readmitAfterMs: integer(lag.readmitAfterMs, 'lag.readmitAfterMs', LAG_DEFAULTS.readmitAfterMs, 0),
   });
 }
 
@@ -205,14 +211,14 @@ function resolveHeartbeat(value: unknown, database: string | undefined): Resolve
       'required when connection.database is not set (or pass heartbeat: false)',
     );
   }
-  const create = heartbeat.create ?? true;
+  const create = heartbeat.create ?? HEARTBEAT_DEFAULTS.create;
   if (typeof create !== 'boolean')
     throw new InvalidOptionError('heartbeat.create', `expected a boolean, got ${describe(create)}`);
   return Object.freeze({
     schema,
-    table: optionalString(heartbeat.table, 'heartbeat.table') ?? 'rwsplit_heartbeat',
+    table: optionalString(heartbeat.table, 'heartbeat.table') ?? HEARTBEAT_DEFAULTS.table,
     create,
-    writerId: integer(heartbeat.writerId, 'heartbeat.writerId', 1, 0),
+    writerId: integer(heartbeat.writerId, 'heartbeat.writerId', HEARTBEAT_DEFAULTS.writerId, 0),
   });
 }
 
@@ -220,7 +226,8 @@ function resolveConsistency(value: unknown): ResolvedConfig['consistency'] {
   const given = typeof value === 'string' ? { mode: value } : bag(value, 'consistency');
   rejectUnknown(given, CONSISTENCY_KEYS, 'consistency');
   const path = typeof value === 'string' ? 'consistency' : 'consistency.mode';
-  const mode = oneOf(given.mode, path, CONSISTENCY_MODES, 'session') ?? 'session';
+  const mode =
+    oneOf(given.mode, path, CONSISTENCY_MODES, CONSISTENCY_DEFAULTS.mode) ?? CONSISTENCY_DEFAULTS.mode;
   let codec: TokenCodec;
   try {
     codec = createTokenCodec(given.secret === undefined ? {} : { secret: given.secret as string });
@@ -230,7 +237,11 @@ function resolveConsistency(value: unknown): ResolvedConfig['consistency'] {
       error instanceof Error ? error.message : String(error),
     );
   }
-  return Object.freeze({ mode, waitMs: integer(given.waitMs, 'consistency.waitMs', 50, 0), codec });
+  return Object.freeze({
+    mode,
+    waitMs: integer(given.waitMs, 'consistency.waitMs', CONSISTENCY_DEFAULTS.waitMs, 0),
+    codec,
+  });
 }
 
 function resolveReadSelector(value: unknown): () => ReadSelector {

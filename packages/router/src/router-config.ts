@@ -61,6 +61,12 @@ export interface MonitorOptions {
   readonly password?: string;
 }
 
+/** The monitor's fixed defaults, stated once (the doc comments above are checked against them by a test). */
+export const MONITOR_DEFAULTS: Required<Pick<MonitorOptions, 'intervalMs' | 'timeoutMs'>> = Object.freeze({
+  intervalMs: 250,
+  timeoutMs: 1_000,
+});
+
 /** When a replica is too far behind to serve reads. */
 export interface LagOptions {
   /** Replicas whose lag is above this leave rotation. Default: `1000` ms. */
@@ -68,6 +74,11 @@ export interface LagOptions {
   /** A replica that left rotation returns after staying healthy this long (no flapping). Default: `1000` ms. */
   readonly readmitAfterMs?: number;
 }
+
+export const LAG_DEFAULTS: Required<LagOptions> = Object.freeze({
+  maxMs: 1_000,
+  readmitAfterMs: 1_000,
+});
 
 /**
  * The replication heartbeat (like pt-heartbeat): the monitor upserts `NOW(6)` into a one-row-per-writer
@@ -77,13 +88,21 @@ export interface LagOptions {
 export interface HeartbeatOptions {
   /** Schema of the heartbeat table. Default: `connection.database`. */
   readonly schema?: string;
-  /** Default: `rwsplit_heartbeat`. */
+  /** Name of the heartbeat table. Default: `'rwsplit_heartbeat'`. */
   readonly table?: string;
   /** Create the table if it is missing (needs CREATE on the schema). Default: `true`. */
   readonly create?: boolean;
   /** This router's row in the table (routers on several app servers may share one id). Default: `1`. */
   readonly writerId?: number;
 }
+
+/** The heartbeat's fixed defaults (`schema` defaults to `connection.database`). */
+export const HEARTBEAT_DEFAULTS: Required<Pick<HeartbeatOptions, 'table' | 'create' | 'writerId'>> =
+  Object.freeze({
+    table: 'rwsplit_heartbeat',
+    create: true,
+    writerId: 1,
+  });
 
 /** Everything `createRouter` accepts. Validated once, at creation; the router keeps a frozen copy. */
 export interface RouterConfig {

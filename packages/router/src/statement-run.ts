@@ -86,7 +86,7 @@ export class StatementRun implements Expirable {
     return new Promise<ResultTuple>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
-      void this.run(undefined);
+      this.run(undefined, this.spec.startedAt);
     });
   }
 
@@ -123,15 +123,61 @@ export class StatementRun implements Expirable {
     return this.spec.classification.target === 'replica';
   }
 
-  private async run(exclude: NodePool | undefined): Promise<void> {
+  /** One attempt: chooses a node, takes a connection, sends the statement. */
+  private run(exclude: NodePool | undefined, now = performance.now()): void {
     const attempt = ++this.attempt;
     const { engine, spec } = this;
     this.node = undefined;
     this.pooled = undefined;
     this.sent = false;
-    const deadline = Math.min(this.budgetEnd, performance.now() + spec.attemptMs);
+    const deadline = Math.min(this.budgetEnd, now + spec.attemptMs);
     this.pending = true;
     engine.deadlines.addAt(this, deadline);
+    const lease = spec.lease;
+    if (lease !== undefined) {
+      this.node = lease.node;
+      this.pooled = lease.connection;
+      this.route = lease.route;
+      void this.send(attempt, lease.node, lease.connection);
+      return;
+    }
+    // The hot path, synchronous up to the driver call: a plain route and an idle connection at hand.
+    if (spec.scope === undefined || this.route.target === 'primary') {
+      let node: NodePool;
+      try {
+        node = this.chooseNode(exclude);
+      } catch (error) {
+        this.placeFailed(error);
+        return;
+      }
+      this.node = node;
+      const pooled = node.takeIdle();
+      if (pooled !== undefined) {
+        this.pooled = pooled;
+        void this.send(attempt, node, pooled);
+        return;
+      }
+    }
+    void this.placeAndSend(attempt, exclude, deadline);
+  }
+
+  /** The primary, or a replica by the selector (the primary when none is left and reads may go there). */
+  private chooseNode(exclude: NodePool | undefined): NodePool {
+    const { engine, spec } = this;
+    if (this.route.target === 'replica') {
+      const replica = engine.pickReplica(exclude);
+      if (replica !== undefined) return replica;
+      engine.noReplica(this.firstFailure);
+      this.route = fallbackRoute(spec.route, exclude === undefined ? 'no healthy replica' : 'replica failed');
+    }
+    return engine.primary;
+  }
+
+  private async placeAndSend(
+    attempt: number,
+    exclude: NodePool | undefined,
+    deadline: number,
+  ): Promise<void> {
     try {
       await this.place(attempt, exclude, deadline);
     } catch (error) {
@@ -140,6 +186,12 @@ export class StatementRun implements Expirable {
     }
     const { node, pooled } = this.placed();
     if (attempt !== this.attempt || node === undefined || pooled === undefined) return;
+    await this.send(attempt, node, pooled);
+  }
+
+  /** Sends the statement on `pooled` and settles the run with its outcome, unless the attempt was abandoned. */
+  private async send(attempt: number, node: NodePool, pooled: PooledConnection): Promise<void> {
+    const { engine, spec } = this;
     this.sent = true;
     let result: ResultTuple;
     try {
@@ -171,29 +223,11 @@ export class StatementRun implements Expirable {
   /** Chooses the node and takes a connection for this attempt; leaves them in `node` and `pooled`. */
   private async place(attempt: number, exclude: NodePool | undefined, deadline: number): Promise<void> {
     const { engine, spec } = this;
-    const lease = spec.lease;
-    if (lease !== undefined) {
-      this.node = lease.node;
-      this.pooled = lease.connection;
-      this.route = lease.route;
-      return;
-    }
-    if (this.route.target === 'replica' && spec.scope !== undefined && spec.scope.mode !== 'eventual') {
+    if (this.route.target === 'replica' && spec.scope !== undefined) {
       await placeRead(engine, this, spec.route, spec.scope, exclude, deadline, attempt);
       return;
     }
-    let node: NodePool | undefined;
-    if (this.route.target === 'replica') node = engine.pickReplica(exclude);
-    if (node === undefined) {
-      if (this.route.target === 'replica') {
-        engine.noReplica(this.firstFailure);
-        this.route = fallbackRoute(
-          spec.route,
-          exclude === undefined ? 'no healthy replica' : 'replica failed',
-        );
-      }
-      node = engine.primary;
-    }
+    const node = this.node ?? this.chooseNode(exclude);
     this.node = node;
     const resource = await node.checkout(deadline);
     const pooled = node.usable(resource) ?? (await node.recover(resource, deadline));
@@ -292,7 +326,7 @@ export class StatementRun implements Expirable {
     this.failed = node;
     this.firstFailure = error;
     engine.telemetry.recordRetry(spec.span, node, error);
-    void this.run(node);
+    this.run(node);
     return true;
   }
 

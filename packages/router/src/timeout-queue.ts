@@ -113,6 +113,7 @@ export class TimeoutQueue {
   private prune(): void {
     while (this.head < this.items.length && !this.live(this.head)) this.head++;
     if (this.head === this.items.length) {
+      if (this.head === 0) return;
       this.items.length = 0;
       this.due.length = 0;
       this.head = 0;

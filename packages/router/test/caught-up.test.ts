@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { type GtidPosition, parsePosition } from '../src/consistency/position.js';
-import { caughtUpWithin, type NodeProbe, replicaProbe } from '../src/topology/monitor.js';
+import type { ReplicaState } from '../src/dialect/dialect.js';
+import {
+  CATCH_UP_WAIT_MS,
+  catchUpTarget,
+  catchUpWaitMs,
+  caughtUpWithin,
+  type NodeProbe,
+  replicaProbe,
+} from '../src/topology/caught-up.js';
 
 function position(text: string): GtidPosition {
   const parsed = parsePosition('mariadb', text);
@@ -8,20 +16,22 @@ function position(text: string): GtidPosition {
   return parsed.value;
 }
 
+const RUNNING: ReplicaState = {
+  ioRunning: true,
+  sqlRunning: true,
+  secondsBehind: 0,
+  sourceHost: '127.0.0.1',
+  sourcePort: 3306,
+  lastError: '',
+};
+
 const PRIMARY = { position: position('0-1-100'), positionAskedAt: 1_000 };
 
 function replica(overrides: Partial<NodeProbe> = {}): NodeProbe {
   return {
     reachable: true,
     readOnly: true,
-    replica: {
-      ioRunning: true,
-      sqlRunning: true,
-      secondsBehind: 0,
-      sourceHost: '127.0.0.1',
-      sourcePort: 3306,
-      lastError: '',
-    },
+    replica: RUNNING,
     // The heartbeat's age: up to one monitor interval even when nothing is behind.
     heartbeatLagMs: 190,
     position: position('0-1-100'),
@@ -53,6 +63,62 @@ describe('caughtUpWithin', () => {
     expect(caughtUpWithin(replica(), undefined)).toBeUndefined();
     expect(caughtUpWithin(replica({ position: undefined }), PRIMARY)).toBeUndefined();
     expect(caughtUpWithin(replica(), { position: PRIMARY.position })).toBeUndefined();
+  });
+});
+
+describe('caughtUpWithin with a catch-up check', () => {
+  // The replica was read a moment before the primary's newest commit reached it (another router's heartbeat).
+  const behindByOne = replica({ position: position('0-1-99'), positionReadAt: 999 });
+
+  it('bounds the lag by the time from the primary read to the answer that the replica had applied it', () => {
+    const checked = { ...behindByOne, caughtUp: { position: PRIMARY.position, at: 1_006 } };
+    expect(caughtUpWithin(checked, PRIMARY)).toBe(6);
+  });
+
+  it('takes the tighter proof when both the position read and the check cover the primary', () => {
+    const both = replica({ caughtUp: { position: PRIMARY.position, at: 1_009 } });
+    expect(caughtUpWithin(both, PRIMARY)).toBe(3);
+  });
+
+  it('proves nothing from a check of an older position than the primary had', () => {
+    const stale = { ...behindByOne, caughtUp: { position: position('0-1-99'), at: 1_002 } };
+    expect(caughtUpWithin(stale, PRIMARY)).toBeUndefined();
+  });
+});
+
+describe('catchUpTarget', () => {
+  const primary = replica({ readOnly: false, replica: undefined, heartbeatLagMs: undefined, ...PRIMARY });
+  const behind = replica({ position: position('0-1-99') });
+
+  it("waits for the primary's position on a replicating replica whose own read did not cover it", () => {
+    expect(catchUpTarget(behind, primary)).toEqual(PRIMARY.position);
+  });
+
+  it('checks nothing when the read already proved it, or nothing could be capped', () => {
+    expect(catchUpTarget(replica(), primary)).toBeUndefined();
+    expect(catchUpTarget(primary, primary)).toBeUndefined();
+    expect(catchUpTarget(behind, undefined)).toBeUndefined();
+    const { positionAskedAt: _, ...unread } = primary;
+    expect(catchUpTarget(behind, unread)).toBeUndefined();
+    expect(catchUpTarget({ ...behind, reachable: false }, primary)).toBeUndefined();
+    expect(catchUpTarget({ ...behind, replica: 'unknown' }, primary)).toBeUndefined();
+    expect(catchUpTarget({ ...behind, replica: { ...RUNNING, sqlRunning: false } }, primary)).toBeUndefined();
+  });
+});
+
+describe('catchUpWaitMs', () => {
+  it('waits CATCH_UP_WAIT_MS with the default interval and timeout', () => {
+    expect(catchUpWaitMs({ intervalMs: 250, timeoutMs: 1_000 }, 5)).toBe(CATCH_UP_WAIT_MS);
+  });
+
+  it('waits at most a fifth of a short interval', () => {
+    expect(catchUpWaitMs({ intervalMs: 100, timeoutMs: 1_000 }, 5)).toBe(20);
+  });
+
+  it('keeps the round (probes, then twice the wait) within the probe timeout, or skips the check', () => {
+    expect(catchUpWaitMs({ intervalMs: 250, timeoutMs: 1_000 }, 990)).toBe(5);
+    expect(catchUpWaitMs({ intervalMs: 250, timeoutMs: 1_000 }, 999)).toBeUndefined();
+    expect(catchUpWaitMs({ intervalMs: 10, timeoutMs: 1_000 }, 5)).toBe(2);
   });
 });
 

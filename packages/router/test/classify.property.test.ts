@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RouteTarget } from '../src/classify/classification.js';
-import { CLASSIFY_REASONS, classify } from '../src/classify/index.js';
+import {
+  CLASSIFY_REASONS,
+  classify,
+  TRANSACTION_EFFECTS,
+  type TransactionEffect,
+} from '../src/classify/index.js';
 
 /** Statements with their tokens separated by single spaces; each space may become any blank or comment. */
 const corpus: readonly (readonly [sql: string, target: RouteTarget, sessionState: boolean])[] = [
@@ -99,20 +104,24 @@ function recase(token: string, flips: readonly boolean[]): string {
   return [...token].map((ch, i) => (flips[i % flips.length] ? ch.toLowerCase() : ch)).join('');
 }
 
-const disguised = fc.constantFrom(...corpus).chain(([sql, target, sessionState]) => {
+/** `sql` with every space between its tokens, and both ends, made blanks or comments, and its keywords recased. */
+function disguise(sql: string): fc.Arbitrary<string> {
   const tokens = sql.split(' ');
   return fc
     .tuple(
       fc.array(gap, { minLength: tokens.length + 1, maxLength: tokens.length + 1 }),
       fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
     )
-    .map(([gaps, flips]) => {
-      const text =
+    .map(
+      ([gaps, flips]) =>
         tokens.map((token, i) => `${gaps[i] ?? ''}${recase(token, flips)}`).join('') +
-        (gaps[tokens.length] ?? '');
-      return { text, target, sessionState };
-    });
-});
+        (gaps[tokens.length] ?? ''),
+    );
+}
+
+const disguised = fc
+  .constantFrom(...corpus)
+  .chain(([sql, target, sessionState]) => disguise(sql).map((text) => ({ text, target, sessionState })));
 
 describe('classify properties', () => {
   it('keeps target and sessionState when comments and blanks are inserted and keywords change case', () => {
@@ -194,6 +203,139 @@ describe('classify properties', () => {
       fc.property(anything, (text) => {
         expect(classify(`${text}\n;DELETE FROM t`).target).toBe('primary');
         expect(classify(`DELETE FROM t;${text}`).target).toBe('primary');
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+/** Statements with their tokens separated by single spaces, and what each does to the transaction. */
+const effects: readonly (readonly [sql: string, effect: TransactionEffect])[] = [
+  ['BEGIN WORK', 'begin'],
+  ['START TRANSACTION READ WRITE , WITH CONSISTENT SNAPSHOT', 'begin'],
+  ['START TRANSACTION WITH CONSISTENT SNAPSHOT , READ ONLY', 'begin-read-only'],
+  ['COMMIT WORK AND NO CHAIN NO RELEASE', 'commit'],
+  ['ROLLBACK', 'rollback'],
+  ['ROLLBACK WORK AND CHAIN', 'chain'],
+  ['COMMIT AND NO CHAIN RELEASE', 'end-and-disconnect'],
+  ['SAVEPOINT a', 'savepoint'],
+  ['RELEASE SAVEPOINT `a`', 'release-savepoint'],
+  ['ROLLBACK WORK TO SAVEPOINT a', 'rollback-to'],
+  ['ROLLBACK TO a', 'rollback-to'],
+  ["XA START 'x' , 'b'", 'xa-start'],
+  ["XA PREPARE 'x'", 'xa-end'],
+  ["XA COMMIT 'x' ONE PHASE", 'xa-commit'],
+  ["XA ROLLBACK 'x'", 'xa-rollback'],
+  ['XA RECOVER', 'xa-recover'],
+  ['CREATE TABLE t ( a INT )', 'implicit-commit'],
+  ['LOCK TABLES t WRITE', 'implicit-commit'],
+  ['LOAD INDEX INTO CACHE t', 'implicit-commit'],
+  ['STOP REPLICA', 'implicit-commit'],
+  ['CREATE TEMPORARY TABLE t ( a INT )', 'none'],
+  ['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', 'none'],
+  ['SET GLOBAL autocommit = 0', 'none'],
+  ['SET @a = 1 , autocommit = 0', 'autocommit-off'],
+  ['SET @@session.autocommit := ON', 'autocommit-on'],
+  ["SET SESSION autocommit = 'ON' , NAMES utf8mb4", 'autocommit-on'],
+  ['SELECT * FROM t FOR UPDATE', 'none'],
+  ['BEGIN NOT ATOMIC COMMIT ; END', 'none'],
+  ['BEGIN ; INSERT INTO t VALUES ( 1 )', 'begin'],
+  ['INSERT INTO t VALUES ( 1 ) ; COMMIT', 'commit'],
+  ['COMMIT ; START TRANSACTION READ ONLY', 'begin-read-only'],
+];
+
+describe('transaction effect properties', () => {
+  const effect = fc.constantFrom(...effects);
+
+  it('keeps the effect when comments and blanks are inserted and keywords change case', () => {
+    fc.assert(
+      fc.property(
+        effect.chain(([sql, expected]) => disguise(sql).map((text) => ({ text, expected }))),
+        ({ text, expected }) => {
+          expect({ text, effect: classify(text).transaction }).toEqual({ text, effect: expected });
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('keeps the effect inside executable comments, after hints and around reads', () => {
+    const version = fc.stringMatching(/^\d{0,6}$/);
+    fc.assert(
+      fc.property(effect, version, fc.constantFrom('/*!', '/*M!'), ([sql, expected], v, open) => {
+        expect(classify(`${open}${v} ${sql} */`).transaction).toBe(expected);
+        expect(classify(`/* rwsplit:replica */ ${sql}`).transaction).toBe(expected);
+        expect(classify(`SELECT 1; ${sql}`).transaction).toBe(expected);
+        expect(classify(`${sql}; SELECT 1;`).transaction).toBe(expected);
+      }),
+    );
+  });
+
+  it('finds no effect in statements hidden in comments or strings', () => {
+    fc.assert(
+      fc.property(effect, ([sql]) => {
+        expect(classify(`SELECT 1 /* ${sql} */`).transaction).toBe('none');
+        expect(classify(`SELECT 1 -- ${sql}`).transaction).toBe('none');
+        expect(classify(`SELECT ${JSON.stringify(sql)}`).transaction).toBe('none');
+      }),
+    );
+  });
+
+  const soup = fc
+    .array(
+      fc.constantFrom(
+        'BEGIN',
+        'START',
+        'TRANSACTION',
+        'COMMIT',
+        'ROLLBACK',
+        'WORK',
+        'AND',
+        'NO',
+        'CHAIN',
+        'RELEASE',
+        'TO',
+        'SAVEPOINT',
+        'XA',
+        'END',
+        'READ',
+        'ONLY',
+        'SET',
+        'autocommit',
+        '@@autocommit',
+        '@@global.',
+        '=',
+        ':=',
+        ',',
+        '0',
+        'ON',
+        'GLOBAL',
+        'NOT',
+        'ATOMIC',
+        'LOCK',
+        'TABLES',
+        ';',
+        '(',
+        ')',
+        "'",
+        '`',
+        '/*',
+        '*/',
+        '/*!',
+        '-- ',
+        '\n',
+        ' ',
+        'a',
+      ),
+      { maxLength: 30 },
+    )
+    .map((parts) => parts.join(' '));
+  const effectNames = new Set<string>(TRANSACTION_EFFECTS);
+
+  it('always reports an effect from TRANSACTION_EFFECTS, whatever the text', () => {
+    fc.assert(
+      fc.property(fc.oneof(soup, fc.string(), fc.string({ unit: 'binary' })), (text) => {
+        expect(effectNames).toContain(classify(text).transaction);
       }),
       { numRuns: 5000 },
     );

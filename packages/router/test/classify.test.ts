@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteTarget } from '../src/classify/classification.js';
-import { CLASSIFY_REASONS, type ClassifyReason, classify } from '../src/classify/index.js';
+import {
+  CLASSIFY_REASONS,
+  type ClassifyReason,
+  classify,
+  TRANSACTION_EFFECTS,
+  type TransactionEffect,
+} from '../src/classify/index.js';
 
 type Case = readonly [sql: string, target: RouteTarget, reason: ClassifyReason, sessionState: boolean];
 
@@ -511,8 +517,180 @@ describe('routing hints', () => {
       sessionState: false,
       hint: 'replica',
       operation: 'UPDATE',
+      transaction: 'none',
     });
     expect(classify('/* rwsplit:primary */ SELECT 1')).toMatchObject({ target: 'replica', hint: 'primary' });
+  });
+});
+
+describe('transaction effect', () => {
+  const cases: readonly (readonly [sql: string, effect: TransactionEffect])[] = [
+    // most statements, and those that only prepare the next transaction
+    ['SELECT 1', 'none'],
+    ['INSERT INTO t VALUES (1)', 'none'],
+    ['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', 'none'],
+    ['SET TRANSACTION READ ONLY', 'none'],
+    ['SET NAMES utf8mb4', 'none'],
+    ['CALL p(@x)', 'none'],
+    ["EXECUTE IMMEDIATE 'COMMIT'", 'none'],
+    ['(COMMIT)', 'none'],
+    ['', 'none'],
+    // opening one
+    ['BEGIN', 'begin'],
+    ['begin work', 'begin'],
+    ['START TRANSACTION', 'begin'],
+    ['START TRANSACTION READ WRITE', 'begin'],
+    ['START TRANSACTION WITH CONSISTENT SNAPSHOT', 'begin'],
+    ['START TRANSACTION READ ONLY', 'begin-read-only'],
+    ['START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT', 'begin-read-only'],
+    ['start transaction with consistent snapshot, read only', 'begin-read-only'],
+    ['START TRANSACTION READ ONLY, READ WRITE', 'begin'],
+    ['/*!80000 START TRANSACTION */ /*M!100000 READ ONLY */', 'begin-read-only'],
+    ['BEGIN NOT ATOMIC SELECT 1; END', 'none'],
+    ['BEGIN NOT ATOMIC IF @x THEN COMMIT; END IF; END', 'none'],
+    // ending one
+    ['COMMIT', 'commit'],
+    ['commit work', 'commit'],
+    ['COMMIT AND NO CHAIN', 'commit'],
+    ['commit and no chain no release', 'commit'],
+    ['/*+ rwsplit:primary */ COMMIT;', 'commit'],
+    ['ROLLBACK', 'rollback'],
+    ['ROLLBACK WORK NO RELEASE', 'rollback'],
+    ['COMMIT AND CHAIN', 'chain'],
+    ['ROLLBACK WORK AND CHAIN NO RELEASE', 'chain'],
+    ['COMMIT RELEASE', 'end-and-disconnect'],
+    ['COMMIT WORK AND NO CHAIN RELEASE', 'end-and-disconnect'],
+    ['rollback release', 'end-and-disconnect'],
+    ['COMMIT AND CHAIN RELEASE', 'none'],
+    ['COMMIT TO a', 'none'],
+    ['COMMIT NOW', 'none'],
+    // savepoints
+    ['SAVEPOINT a', 'savepoint'],
+    ['savepoint `a b`', 'savepoint'],
+    ['RELEASE SAVEPOINT a', 'release-savepoint'],
+    ['ROLLBACK TO SAVEPOINT a', 'rollback-to'],
+    ['/* c */ ROLLBACK TO SAVEPOINT a', 'rollback-to'],
+    ['rollback work to a', 'rollback-to'],
+    ['ROLLBACK/*x*/TO a', 'rollback-to'],
+    ['ROLLBACK -- to the start\nTO a', 'rollback-to'],
+    ['ROLLBACK TO', 'none'],
+    ['SAVEPOINT', 'none'],
+    ['RELEASE a', 'none'],
+    // XA
+    ["XA START 'x'", 'xa-start'],
+    ["xa begin 'x', 'b', 1", 'xa-start'],
+    ["XA END 'x'", 'xa-end'],
+    ["XA PREPARE 'x'", 'xa-end'],
+    ["XA COMMIT 'x' ONE PHASE", 'xa-commit'],
+    ["XA ROLLBACK 'x'", 'xa-rollback'],
+    ['XA RECOVER', 'xa-recover'],
+    // statements that commit before they run
+    ['CREATE TABLE t (a int)', 'implicit-commit'],
+    ['CREATE OR REPLACE VIEW v AS SELECT 1', 'implicit-commit'],
+    ['CREATE INDEX i ON t (a)', 'implicit-commit'],
+    ['ALTER TABLE t ADD b int', 'implicit-commit'],
+    ['DROP TABLE t', 'implicit-commit'],
+    ['RENAME TABLE a TO b', 'implicit-commit'],
+    ['TRUNCATE TABLE t', 'implicit-commit'],
+    ['CREATE TEMPORARY TABLE t (a int)', 'none'],
+    ['CREATE OR REPLACE TEMPORARY TABLE t (a int)', 'none'],
+    ['DROP TEMPORARY TABLE t', 'none'],
+    ['DROP PREPARE s', 'none'],
+    ["GRANT SELECT ON db.* TO 'u'@'%'", 'implicit-commit'],
+    ["REVOKE ALL ON db.* FROM 'u'", 'implicit-commit'],
+    ["CREATE USER 'u' IDENTIFIED BY 'p'", 'implicit-commit'],
+    ["ALTER USER 'u' ACCOUNT LOCK", 'implicit-commit'],
+    ["RENAME USER 'a' TO 'b'", 'implicit-commit'],
+    ['DROP ROLE r', 'implicit-commit'],
+    ["SET PASSWORD = 'p'", 'implicit-commit'],
+    ['SET DEFAULT ROLE r TO u', 'none'],
+    ['LOCK TABLES t WRITE', 'implicit-commit'],
+    ['lock table t read', 'implicit-commit'],
+    ['UNLOCK TABLES', 'implicit-commit'],
+    ['LOCK INSTANCE FOR BACKUP', 'none'],
+    ['UNLOCK INSTANCE', 'none'],
+    ['ANALYZE TABLE t', 'implicit-commit'],
+    ['OPTIMIZE TABLE t', 'implicit-commit'],
+    ['REPAIR TABLE t', 'implicit-commit'],
+    ['CHECK TABLE t', 'implicit-commit'],
+    ['CHECKSUM TABLE t', 'none'],
+    ['FLUSH TABLES', 'implicit-commit'],
+    ['FLUSH TABLES WITH READ LOCK', 'implicit-commit'],
+    ['RESET MASTER', 'implicit-commit'],
+    ['RESET PERSIST', 'none'],
+    ['CACHE INDEX t IN c', 'implicit-commit'],
+    ['LOAD INDEX INTO CACHE t', 'implicit-commit'],
+    ["LOAD DATA INFILE 'f' INTO TABLE t", 'none'],
+    ["IMPORT TABLE FROM '/tmp/t.sdi'", 'implicit-commit'],
+    ['START REPLICA', 'implicit-commit'],
+    ['STOP SLAVE', 'implicit-commit'],
+    ['START ALL SLAVES', 'implicit-commit'],
+    ['STOP GROUP_REPLICATION', 'implicit-commit'],
+    ['START GROUP_REPLICATION', 'none'],
+    ["CHANGE MASTER TO MASTER_HOST = 'h'", 'implicit-commit'],
+    ["CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'h'", 'implicit-commit'],
+    ["INSTALL PLUGIN p SONAME 'p.so'", 'implicit-commit'],
+    ['BACKUP STAGE START', 'implicit-commit'],
+    ['BACKUP LOCK t', 'none'],
+    ['PURGE BINARY LOGS BEFORE NOW()', 'none'],
+    ['SET STATEMENT max_statement_time = 1 FOR CREATE TABLE t (a int)', 'implicit-commit'],
+    // autocommit
+    ['SET autocommit=0', 'autocommit-off'],
+    ['set autocommit = off', 'autocommit-off'],
+    ["SET autocommit = 'OFF'", 'autocommit-off'],
+    ['SET SESSION autocommit = ON', 'autocommit-on'],
+    ['SET @@autocommit:=1', 'autocommit-on'],
+    ['SET @@session.autocommit = TRUE', 'autocommit-on'],
+    ['SET LOCAL autocommit = 0', 'autocommit-off'],
+    ['SET @a=1, autocommit=0', 'autocommit-off'],
+    ['SET @a = CONCAT(1, 2), @@local.autocommit = 0, NAMES utf8mb4', 'autocommit-off'],
+    ['SET autocommit = 0, autocommit = 1', 'autocommit-on'],
+    ['SET autocommit = @x', 'autocommit-off'],
+    ['SET autocommit = DEFAULT', 'autocommit-off'],
+    ['SET autocommit = 1 + 0', 'autocommit-off'],
+    ['SET autocommit = (1)', 'autocommit-off'],
+    ['SET GLOBAL autocommit = 0', 'none'],
+    ['SET PERSIST autocommit = 1', 'none'],
+    ['SET @@global.autocommit = 0', 'none'],
+    ['SET `autocommit` = 0', 'autocommit-off'],
+    ['SET @@`autocommit` = 1', 'autocommit-on'],
+    ["SET @@session.'autocommit' = 0", 'autocommit-off'],
+    ['SET @@global.`autocommit` = 0', 'none'],
+    ['SET autocommit = `ON`', 'autocommit-on'],
+    ['SET t.autocommit = 0', 'none'],
+    ['SET GLOBAL max_connections = 10, autocommit = 0', 'none'],
+    ['SET GLOBAL max_connections = 10, SESSION autocommit = 0', 'autocommit-off'],
+    ['SET @@global.autocommit = 1, autocommit = 0', 'autocommit-off'],
+    ['SET STATEMENT max_statement_time = 1 FOR SET autocommit = 1', 'autocommit-on'],
+    ['/*!40101 SET autocommit = 0 */', 'autocommit-off'],
+    // several statements: the last one with an effect
+    ['BEGIN; INSERT INTO t VALUES (1)', 'begin'],
+    ['COMMIT; BEGIN', 'begin'],
+    ['INSERT INTO t VALUES (1); COMMIT', 'commit'],
+    ['START TRANSACTION; INSERT INTO t VALUES (1); COMMIT AND CHAIN; SELECT 1', 'chain'],
+    ['SET autocommit = 0; SELECT 1;', 'autocommit-off'],
+    ['BEGIN; BEGIN NOT ATOMIC COMMIT; END', 'begin'],
+  ];
+
+  it.each(cases)('gives %j the effect %s', (sql, effect) => {
+    expect(classify(sql).transaction).toBe(effect);
+  });
+
+  it('covers every effect in TRANSACTION_EFFECTS', () => {
+    expect(new Set(cases.map(([, effect]) => effect))).toEqual(new Set(TRANSACTION_EFFECTS));
+  });
+
+  it('reads the words after the verb as tokens, so comments and case between them change nothing', () => {
+    expect(classify('ROLLBACK /* TO a */').transaction).toBe('rollback');
+    expect(classify('COMMIT -- AND CHAIN\n').transaction).toBe('commit');
+    expect(classify('START TRANSACTION /* READ ONLY */ READ WRITE').transaction).toBe('begin');
+    expect(classify("SET @x = 'autocommit = 0'").transaction).toBe('none');
+    expect(classify('COMMIT /*!50000 AND CHAIN */').transaction).toBe('chain');
+    expect(classify('cOmMiT/**/wOrK/**/aNd/**/cHaIn').transaction).toBe('chain');
+  });
+
+  it('reports none for values that are not SQL text', () => {
+    expect(classify(undefined as unknown as string).transaction).toBe('none');
   });
 });
 

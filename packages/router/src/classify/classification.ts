@@ -15,6 +15,6 @@ export interface Classification {
   readonly hint?: RouteTarget;
   /** First keyword of the statement, upper-cased (`SELECT`, `INSERT` ...), for `db.operation.name`; '' if none. */
   readonly operation: string;
-  /** What the statement (for several, the last one that has an effect) does to the connection's transaction. */
+  /** What the statement does to the connection's transaction; for several, the last one with an effect. */
   readonly transaction: TransactionEffect;
 }

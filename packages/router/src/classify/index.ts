@@ -51,9 +51,9 @@ export type ClassifyReason = (typeof CLASSIFY_REASONS)[number];
  * does to the connection's transaction if it succeeds; sessions track open transactions from these alone.
  */
 export const TRANSACTION_EFFECTS = [
-  /** No effect: most statements, SET TRANSACTION ... (it only sets the next transaction's characteristics), CALL. */
+  /** No effect: most statements, CALL, SET TRANSACTION ... (it only sets the next transaction's characteristics). */
   'none',
-  /** BEGIN [WORK], START TRANSACTION [READ WRITE | WITH CONSISTENT SNAPSHOT ...]: opens one, committing an open one. */
+  /** BEGIN [WORK], START TRANSACTION [READ WRITE | WITH CONSISTENT SNAPSHOT]: opens one, committing an open one. */
   'begin',
   /** START TRANSACTION with READ ONLY among its characteristics, in any order. */
   'begin-read-only',
@@ -88,7 +88,7 @@ export const TRANSACTION_EFFECTS = [
    * CLONE, RESTART, MariaDB's BACKUP STAGE.
    */
   'implicit-commit',
-  /** SET [SESSION] autocommit = 0|OFF, also as @@autocommit or @@session.autocommit, alone or in a SET list. */
+  /** SET [SESSION] autocommit = 0|OFF, also @@autocommit or @@session.autocommit, alone or in a SET list. */
   'autocommit-off',
   /** SET [SESSION] autocommit = 1|ON: also commits an open transaction. */
   'autocommit-on',

@@ -2,7 +2,9 @@
  * The only words the classifier cares about. Every other word (table names, columns, most of SQL)
  * is an identifier to it. The lexer reports a keyword as this list's own string, so the rules can
  * `switch` on readable literals that TypeScript checks against this list, and the operation name
- * comes out upper-cased without allocating.
+ * comes out upper-cased without allocating. Words that matter only right after a transaction verb
+ * (WORK, CHAIN, TO, ONLY ...) are compared in place with Lexer.spells instead: as keywords, common ones
+ * like AND and TO would cost every other statement a lookup hit.
  */
 export const KEYWORDS = [
   // statements that may read

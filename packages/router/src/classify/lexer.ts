@@ -169,9 +169,15 @@ export class Lexer {
     return sameFolded(this.text, this.start, this.end, word);
   }
 
-  /** Whether the current token is a string whose content is the letters `word`, in any case: `'OFF'`. */
+  /** Whether the current token is a string or quoted identifier spelling the letters `word`, any case: `'OFF'`. */
   quotes(word: string): boolean {
-    return this.tok === TOK_STRING && sameFolded(this.text, this.start + 1, this.end - 1, word);
+    if (this.tok !== TOK_STRING && this.tok !== TOK_IDENT) return false;
+    return sameFolded(this.text, this.start + 1, this.end - 1, word);
+  }
+
+  /** The current token is the `@@` (or `@@session.` ...) of a system variable with a quoted name: `@@\`x\``. */
+  unnamedSystemVariable(): boolean {
+    return this.tok === TOK_USER_VAR && this.text.charCodeAt(this.start + 1) === 64;
   }
 
   /** The character of the current token when it is Other punctuation (`=`, `,` ...): always one character. */

@@ -25,7 +25,7 @@ export class StatementReader {
   /** First word, upper-cased; '' when the statement starts with something else. */
   operation = '';
   transaction: TransactionEffect = 'none';
-  /** MariaDB's BEGIN NOT ATOMIC: the statements after it in the text may be its body, up to an END not looked for. */
+  /** MariaDB's BEGIN NOT ATOMIC: what follows in the text may be its body, up to an END not looked for. */
   compound = false;
   private explain: Explain = Explain.None;
 
@@ -190,10 +190,10 @@ export class StatementReader {
     return kind;
   }
 
-  /** START or STOP of replication (REPLICA, SLAVE, MariaDB's ALL SLAVES) commits; the current token is its object. */
+  /** START or STOP of replication (REPLICA, SLAVE, MariaDB's ALL SLAVES) commits: the current token says. */
   private replicationControl(stop: boolean): Kind {
     const lexer = this.scanner.lexer;
-    // STOP GROUP_REPLICATION commits after it runs rather than before, which ends the transaction just the same.
+    // STOP GROUP_REPLICATION commits after it runs, not before: the transaction ends just the same.
     const commits =
       lexer.spells('REPLICA') ||
       lexer.spells('SLAVE') ||

@@ -8,6 +8,7 @@ import {
   TOK_OTHER,
   TOK_RPAREN,
   TOK_SYS_VAR,
+  TOK_USER_VAR,
   TOK_WORD,
   type Tok,
 } from './tokens.js';
@@ -147,7 +148,7 @@ export function autocommitEffect(scanner: Scanner): TransactionEffect {
         step(scanner);
       }
     }
-    const session = autocommitOfSession(lexer, global);
+    const session = autocommitOfSession(scanner, global);
     if (session !== undefined) {
       const value = assignedValue(scanner);
       if (session) effect = value;
@@ -157,11 +158,30 @@ export function autocommitEffect(scanner: Scanner): TransactionEffect {
   return effect;
 }
 
-/** For an autocommit variable, whether it is the session's; undefined for any other token. */
-function autocommitOfSession(lexer: Lexer, global: boolean): boolean | undefined {
-  if (lexer.tok === TOK_WORD) return !lexer.afterDot && lexer.kw === 'AUTOCOMMIT' ? !global : undefined;
-  if (lexer.tok !== TOK_SYS_VAR || lexer.kw !== 'AUTOCOMMIT') return undefined;
-  return lexer.scope === '' || lexer.scope === 'SESSION' || lexer.scope === 'LOCAL';
+/** The variable assigned: true for the session's autocommit, false for the global one, else undefined. */
+function autocommitOfSession(scanner: Scanner, global: boolean): boolean | undefined {
+  const lexer = scanner.lexer;
+  switch (lexer.tok) {
+    case TOK_WORD:
+      return !lexer.afterDot && lexer.kw === 'AUTOCOMMIT' ? !global : undefined;
+    case TOK_IDENT: // `autocommit`
+      return lexer.quotes('AUTOCOMMIT') ? !global : undefined;
+    case TOK_SYS_VAR:
+      return lexer.kw === 'AUTOCOMMIT' ? sessionScope(lexer.scope) : undefined;
+    case TOK_USER_VAR: {
+      if (!lexer.unnamedSystemVariable()) return undefined; // @@`autocommit`, @@session.'autocommit'
+      const scope = lexer.scope;
+      step(scanner);
+      return lexer.quotes('AUTOCOMMIT') ? sessionScope(scope) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The scope written in `@@scope.name`: none (`@@name`) means the session's, like SESSION and LOCAL. */
+function sessionScope(scope: Lexer['scope']): boolean {
+  return scope === '' || scope === 'SESSION' || scope === 'LOCAL';
 }
 
 /** At an autocommit variable: the value `= v` or `:= v` gives it, if that value stands alone. */

@@ -23,3 +23,9 @@ export interface ConsistencyConfig {
    */
   readonly secret?: TokenSecret | readonly TokenSecret[];
 }
+
+/** The fixed defaults, stated once (the doc comments above are checked against them by a test). */
+export const CONSISTENCY_DEFAULTS: Required<Pick<ConsistencyConfig, 'mode' | 'waitMs'>> = Object.freeze({
+  mode: 'session',
+  waitMs: 50,
+});

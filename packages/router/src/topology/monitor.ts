@@ -7,8 +7,15 @@ import type {
   Probe,
   ReplicaState,
 } from '../dialect/dialect.js';
-import { detectDialect } from '../dialect/dialect.js';
 import type { DriverConnection } from '../driver.js';
+import {
+  CATCH_UP_WAIT_MS,
+  catchUpTarget,
+  catchUpWaitMs,
+  caughtUpWithin,
+  type NodeProbe,
+  replicaProbe,
+} from './caught-up.js';
 import { discoverPrimary, type PrimaryDecision } from './discovery.js';
 import { nextRotation, type OutOfRotationReason, type ReplicaProbe, type RotationState } from './rotation.js';
 
@@ -19,11 +26,9 @@ export interface MonitoredNode {
   readonly port: number;
 }
 
-/** Where topology changes are reported. Default: nowhere (no console output from a library). */
-export interface TopologyLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-}
+import type { TopologyLogger } from './topology-logger.js';
+
+export type { TopologyLogger } from './topology-logger.js';
 
 export interface TopologyChange {
   readonly kind: 'rotation' | 'primary';
@@ -48,6 +53,8 @@ export interface MonitorConfig {
   readonly connect: (node: MonitoredNode) => Promise<DriverConnection>;
   readonly logger: TopologyLogger;
   readonly onChange: (change: TopologyChange) => void;
+  /** The dialect for the first node's version string (the router's `dialect` option). */
+  readonly detectDialect: (serverVersion: string) => Dialect;
 }
 
 /** One node as `topology()` reports it. */
@@ -60,7 +67,10 @@ export interface NodeStatus {
   readonly reachable: boolean;
   /**
    * Replication lag in ms (heartbeat, else Seconds_Behind_Master), capped by what the round's GTID positions
-   * prove (about 0 for a replica that has applied everything the primary had); null when unknown or not a
+   * prove: a replicating replica that had, or within the round's catch-up wait (`CATCH_UP_WAIT_MS`, 50 ms)
+   * reached, everything the primary had committed when the round read it reports at most the time from that
+   * read to the replica's answer (a few ms on a LAN), every round. The cap is an upper bound, never less than
+   * the real lag; a replica that is really behind reports the heartbeat's figure. Null when unknown or not a
    * replica.
    */
   readonly lagMs: number | null;
@@ -76,19 +86,6 @@ export interface NodeStatus {
   readonly checkedAt: number;
 }
 
-export interface NodeProbe {
-  readonly reachable: boolean;
-  readonly readOnly: boolean;
-  /** `unknown`: the monitor's account may not read replication status (no REPLICA MONITOR grant). */
-  readonly replica: ReplicaState | undefined | 'unknown';
-  readonly heartbeatLagMs: number | null | undefined;
-  readonly position: GtidPosition | undefined;
-  /** `performance.now()` just before the position query was sent, and just after its answer came. */
-  readonly positionAskedAt?: number;
-  readonly positionReadAt?: number;
-  readonly error?: string;
-}
-
 interface NodeRecord {
   readonly node: MonitoredNode;
   connection: DriverConnection | undefined;
@@ -98,6 +95,9 @@ interface NodeRecord {
 }
 
 class ProbeTimeout extends Error {}
+
+/** What a node's position read said, and when it was asked. */
+type PositionRead = Pick<NodeProbe, 'position' | 'positionAskedAt'>;
 
 /**
  * Polls every node every `intervalMs` with its own small connection: reachable?, role (`read_only`),
@@ -215,22 +215,34 @@ export class TopologyMonitor {
   }
 
   private async runRound(): Promise<void> {
+    const startedAt = performance.now();
     const writer = this.decision.kind === 'primary' ? this.decision.node : undefined;
-    await Promise.all(this.records.map((record) => this.probeNode(record, record.node.name === writer)));
+    // Each replica's catch-up check starts once the writer's position is read, not after its heartbeat
+    // upsert (a commit, often the round's slowest step): the bound it proves is shorter by that much.
+    const writerRead = settleOnce<PositionRead | undefined>();
+    if (!this.records.some((r) => r.node.name === writer)) writerRead.settle(undefined);
+    await Promise.all(
+      this.records.map(async (record) => {
+        if (record.node.name === writer) {
+          await this.probeNode(record, true, writerRead.settle);
+          writerRead.settle(undefined);
+        } else {
+          await this.probeNode(record, false);
+          await this.checkCaughtUp(record, await writerRead.promise, startedAt);
+        }
+      }),
+    );
     if (this.stopped) return;
     this.decide(Date.now());
   }
 
-  private async probeNode(record: NodeRecord, writeHeartbeat: boolean): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ProbeTimeout(`no answer within ${this.config.timeoutMs} ms`)),
-        this.config.timeoutMs,
-      );
-    });
+  private async probeNode(
+    record: NodeRecord,
+    writeHeartbeat: boolean,
+    onPosition?: (read: PositionRead) => void,
+  ): Promise<void> {
     try {
-      record.probe = await Promise.race([this.probeOnce(record, writeHeartbeat), deadline]);
+      record.probe = await within(this.probeOnce(record, writeHeartbeat, onPosition), this.config.timeoutMs);
     } catch (error) {
       // A hung or broken connection is never reused: the next round connects afresh.
       this.dropConnection(record);
@@ -243,12 +255,58 @@ export class TopologyMonitor {
         error: error instanceof Error ? error.message : String(error),
       };
     } finally {
-      clearTimeout(timer);
       record.checkedAt = Date.now();
     }
   }
 
-  private async probeOnce(record: NodeRecord, writeHeartbeat: boolean): Promise<NodeProbe> {
+  /**
+   * The writer's position, read a moment before or after a replica's, often includes a heartbeat upsert
+   * (another router's, or an app write) that the replica applies a moment later: without this check the
+   * round proves nothing and the replica reports the heartbeat's age (up to one interval). The replica is
+   * given a few ms (`catchUpWaitMs`) to apply that position; the round grows by at most twice that.
+   */
+  private async checkCaughtUp(
+    record: NodeRecord,
+    writer: PositionRead | undefined,
+    startedAt: number,
+  ): Promise<void> {
+    const probe = record.probe;
+    const position = probe && catchUpTarget(probe, writer);
+    const waitMs = catchUpWaitMs(this.config, performance.now() - startedAt);
+    if (!probe || !position || waitMs === undefined) return;
+    const at = await this.waitForPosition(record, position, waitMs);
+    if (at !== undefined) record.probe = { ...probe, caughtUp: { position, at } };
+  }
+
+  /**
+   * When the node answered that it had applied `position`; undefined when it had not within `waitMs`, or the
+   * check failed. The node stays reachable either way: this round's probe already answered for it.
+   */
+  private async waitForPosition(
+    record: NodeRecord,
+    position: GtidPosition,
+    waitMs: number,
+  ): Promise<number | undefined> {
+    const connection = record.connection;
+    const wait = this.dialect?.waitForPosition(position, waitMs);
+    if (!connection || !wait) return undefined;
+    try {
+      // Twice the wait leaves room for the round trip, and cuts a server that rounds the wait up to whole
+      // seconds (MySQL before 8.0.22).
+      const outcome = await within(run(connection, wait), 2 * waitMs);
+      return outcome === 'reached' ? performance.now() : undefined;
+    } catch (error) {
+      // A connection still inside a wait we gave up on, or broken, is never reused.
+      if (error instanceof ProbeTimeout || isConnectionFailure(error)) this.dropConnection(record);
+      return undefined;
+    }
+  }
+
+  private async probeOnce(
+    record: NodeRecord,
+    writeHeartbeat: boolean,
+    onPosition: ((read: PositionRead) => void) | undefined,
+  ): Promise<NodeProbe> {
     const connection = await this.connection(record);
     const dialect = this.dialect as Dialect;
     const role = await run(connection, dialect.role);
@@ -256,6 +314,7 @@ export class TopologyMonitor {
     const positionAskedAt = performance.now();
     const position = await run(connection, dialect.appliedPosition);
     const positionReadAt = performance.now();
+    onPosition?.({ position, positionAskedAt });
     let heartbeatLagMs: number | null | undefined;
     if (this.heartbeat && writeHeartbeat && !role.readOnly) {
       if (!this.heartbeatReady && this.config.heartbeat?.create)
@@ -308,7 +367,7 @@ export class TopologyMonitor {
     if (!this.dialect) {
       const [rows] = await connection.query('SELECT VERSION() AS version');
       const version = Array.isArray(rows) ? String((rows[0] as { version?: unknown })?.version ?? '') : '';
-      this.dialect = detectDialect(version);
+      this.dialect = this.config.detectDialect(version);
       const table = this.config.heartbeat;
       this.heartbeat = table ? this.dialect.heartbeat(table) : undefined;
     }
@@ -387,68 +446,26 @@ export class TopologyMonitor {
   }
 }
 
-/**
- * An upper bound on a replica's lag from this round's GTID positions, when they prove one: the replica,
- * read at `r`, had applied everything the primary had committed when read at `p`, so at `r` it was at most
- * `r - p` behind (nothing, if `r <= p`). The bound takes the earliest moment the primary's answer can
- * describe and the latest the replica's can, so it never under-states. Undefined when the positions prove
- * nothing (not covered, a node not read this round): then the heartbeat's figure stands alone.
- */
-export function caughtUpWithin(
-  replica: Pick<NodeProbe, 'position' | 'positionReadAt'>,
-  primary: Pick<NodeProbe, 'position' | 'positionAskedAt'> | undefined,
-): number | undefined {
-  if (primary === undefined || primary === replica) return undefined;
-  const { position: required, positionAskedAt: askedAt } = primary;
-  const { position: applied, positionReadAt: readAt } = replica;
-  if (required === undefined || applied === undefined || askedAt === undefined || readAt === undefined) {
-    return undefined;
-  }
-  return covers(applied, required) ? Math.max(0, readAt - askedAt) : undefined;
+/** A promise and its resolver; settling again is a no-op. */
+function settleOnce<T>(): { promise: Promise<T>; settle: (value: T) => void } {
+  let settle: (value: T) => void = () => {};
+  const promise = new Promise<T>((resolve) => {
+    settle = resolve;
+  });
+  return { promise, settle };
 }
 
-/**
- * One probe as the rotation rules see it. `lagBeforeLoss` is set while no primary is reachable: then a
- * replica whose applier still runs counts as replicating, with the lag it had before the loss.
- * `caughtUpWithinMs` (see `caughtUpWithin`) caps the lag of a replica that is replicating: the heartbeat's
- * age includes the time since the last upsert (up to one interval), which a caught-up replica does not lag.
- */
-export function replicaProbe(
-  probe: NodeProbe,
-  lagBeforeLoss: number | null | undefined,
-  caughtUpWithinMs: number | undefined,
-): ReplicaProbe {
-  if (!probe.reachable) return { reachable: false, error: probe.error ?? 'unreachable' };
-  const replica = probe.replica;
-  if (lagBeforeLoss !== undefined) {
-    const applying = replica === 'unknown' ? true : replica?.sqlRunning === true;
-    return {
-      reachable: true,
-      readOnly: probe.readOnly,
-      replicating: replica === undefined ? undefined : applying,
-      lagMs: lagBeforeLoss,
-    };
+/** `work`, or a `ProbeTimeout` after `ms` (the work itself is not cancelled). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
-  const heartbeat = typeof probe.heartbeatLagMs === 'number' ? probe.heartbeatLagMs : undefined;
-  if (replica === 'unknown') {
-    // Without replication status, a read-only node with a fresh heartbeat is a working replica.
-    return {
-      reachable: true,
-      readOnly: probe.readOnly,
-      replicating: heartbeat === undefined ? undefined : true,
-      lagMs: heartbeat ?? null,
-    };
-  }
-  const replicating = replica === undefined ? undefined : replica.ioRunning && replica.sqlRunning;
-  const measured =
-    heartbeat ??
-    (replica?.secondsBehind === null || replica === undefined ? null : replica.secondsBehind * 1000);
-  // Only a replica that is still replicating is "caught up": a stopped one is judged by its threads.
-  const lagMs =
-    caughtUpWithinMs !== undefined && replicating === true
-      ? Math.min(measured ?? Number.POSITIVE_INFINITY, caughtUpWithinMs)
-      : measured;
-  return { reachable: true, readOnly: probe.readOnly, replicating, lagMs };
 }
 
 async function run<T>(connection: DriverConnection, probe: Probe<T>): Promise<T> {
