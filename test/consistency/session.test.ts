@@ -148,4 +148,64 @@ describe('read-your-writes sessions', () => {
       session.release();
     }
   }, 30_000);
+
+  it("run a session's read-only transaction on a replica only once it has the session's writes", async () => {
+    const primaryId = cluster.primary().serverId;
+    const replicaIds = cluster.replicas().map((node) => node.serverId);
+    let stale = 0;
+    let onPrimary = 0;
+    // The replicas are 2 s behind: every read-only transaction right after a write must see that write,
+    // which only the primary has yet.
+    await inParallel(50, CONCURRENCY, async () => {
+      const id = nextId();
+      const session = db.session();
+      try {
+        await session.execute(INSERT_PAIR, [id, 'ro-tx']);
+        const read = await session.transaction((tx) => readPair(tx, id), { readOnly: true });
+        if (!read.found) stale++;
+        if (read.serverId === primaryId) onPrimary++;
+      } finally {
+        session.release();
+      }
+    });
+    expect(stale).toBe(0);
+    expect(onPrimary).toBe(50);
+
+    // Once the replicas have the write, the same kind of transaction runs on one of them.
+    const id = nextId();
+    const session = db.session();
+    try {
+      await session.execute(INSERT_PAIR, [id, 'ro-tx caught up']);
+      await appliedEverywhere(cluster, id);
+      await sleep(2 * MONITOR_INTERVAL_MS);
+      const read = await session.transaction((tx) => readPair(tx, id), { readOnly: true });
+      expect(read.found).toBe(true);
+      expect(replicaIds).toContain(read.serverId);
+      // START TRANSACTION READ ONLY sent by the session itself goes the same way.
+      await session.query('START TRANSACTION READ ONLY');
+      const own = await readPair(session, id);
+      await session.query('COMMIT');
+      expect(own.found).toBe(true);
+      expect(replicaIds).toContain(own.serverId);
+      expect(session.pinned).toBe(false);
+    } finally {
+      session.release();
+    }
+  }, 60_000);
+
+  it("show the read-only transaction check can fail: under 'eventual' the same transactions read stale", async () => {
+    let stale = 0;
+    await inParallel(50, CONCURRENCY, async () => {
+      const id = nextId();
+      const session = eventualDb.session();
+      try {
+        await session.execute(INSERT_PAIR, [id, 'ro-tx eventual']);
+        const read = await session.transaction((tx) => readPair(tx, id), { readOnly: true });
+        if (!read.found) stale++;
+      } finally {
+        session.release();
+      }
+    });
+    expect(stale).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -16,6 +16,8 @@ export {
   QueryFailedError,
   ReplicaUnavailableError,
   RouterClosedError,
+  RWSPLIT_ERROR_CLASSES,
+  RWSPLIT_ERROR_CODES,
   RwsplitError,
   type RwsplitErrorCode,
   SessionReleasedError,
