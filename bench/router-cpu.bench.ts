@@ -101,7 +101,8 @@ async function profile(run: Run, count: number): Promise<string[]> {
     const { profile: p } = await session.post('Profiler.stop');
     const deltas = p.timeDeltas ?? [];
     const selfUs = new Map<number, number>();
-    (p.samples ?? []).forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (deltas[i] ?? 0)));
+    for (const [i, id] of (p.samples ?? []).entries())
+      selfUs.set(id, (selfUs.get(id) ?? 0) + (deltas[i] ?? 0));
     const byFunction = new Map<string, number>();
     let total = 0;
     for (const node of p.nodes) {

@@ -136,7 +136,9 @@ export async function run(): Promise<{ title: string; markdown: string; rows: Ov
     contenders.push({
       name: '@rwsplit/router',
       select: (id) => router.query(SQL, [id]),
-      close: async () => { await router.close(); },
+      close: async () => {
+        await router.close();
+      },
     });
 
     // BENCH_ONLY=name,name runs a subset (to look at one contender alone); ratios then use the first.

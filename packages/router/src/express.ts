@@ -10,6 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConsistencyMode } from './consistency/consistency-config.js';
+import { InvalidArgumentError } from './errors.js';
 import type { Router, SessionOptions } from './router.js';
 import type { Session } from './session.js';
 
@@ -27,6 +28,14 @@ export interface RwsplitMiddlewareOptions {
   readonly path?: string;
   /** Consistency for the request's session. Default: the router's. */
   readonly consistency?: ConsistencyMode;
+  /**
+   * Also makes the request's session what `currentSession()` returns, for code without `req` at hand.
+   * Off by default because of what it costs on Node 20 and 22: an `AsyncLocalStorage` in use makes
+   * every promise the process creates pay an async hook (a fraction of a µs each, a few µs for a
+   * request that awaits a statement), requests that never call `currentSession()` included. `req.db`
+   * needs none of it. Default: `false`.
+   */
+  readonly currentSession?: boolean;
 }
 
 /** What the middleware adds to a request. */
@@ -38,9 +47,20 @@ export interface RwsplitRequest {
 type Next = (error?: unknown) => void;
 
 const requestScope = new AsyncLocalStorage<Session>();
+/** Whether any middleware was made with `currentSession: true`, so `requestScope` is in use. */
+let scopeInUse = false;
 
-/** The current request's session, for code that has no `req` at hand (repositories, services). */
+/**
+ * The current request's session, for code that has no `req` at hand (repositories, services);
+ * undefined outside a request. Needs `rwsplitMiddleware(db, { currentSession: true })`.
+ */
 export function currentSession(): Session | undefined {
+  if (!scopeInUse) {
+    throw new InvalidArgumentError(
+      'currentSession() has no request to look at: no middleware was made with { currentSession: true }',
+      'Pass { currentSession: true } to rwsplitMiddleware(), or use req.db.',
+    );
+  }
   return requestScope.getStore();
 }
 
@@ -126,6 +146,8 @@ export function rwsplitMiddleware(
     sessionOptions: options.consistency === undefined ? {} : { consistency: options.consistency },
   };
   const { cookieName, headerName, sessionOptions } = settings;
+  const scoped = options.currentSession === true;
+  if (scoped) scopeInUse = true;
 
   return (req, res, next) => {
     const incoming = firstHeader(req.headers[headerName]) ?? readCookie(req.headers.cookie, cookieName);
@@ -134,13 +156,16 @@ export function rwsplitMiddleware(
     );
     (req as IncomingMessage & Partial<RwsplitRequest>).db = session;
 
+    // Per-request closures stay anonymous: a named one (`const release = () => ...`) costs a
+    // defineProperty per request where the code runs through esbuild's keepNames (tsx).
     const writeHead = res.writeHead;
     res.writeHead = (...args: unknown[]) => {
       sendToken(settings, req, res, session, incoming);
       return (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
     };
-    // A response emits 'close' once whether it finished or its connection went away first.
+    // A response emits 'close' once, whether it finished or its connection went away first.
     res.on('close', () => session.release());
-    requestScope.run(session, next);
+    if (scoped) requestScope.run(session, next);
+    else next();
   };
 }

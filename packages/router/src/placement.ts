@@ -42,9 +42,13 @@ export async function placeRead(
   }
   const replica = engine.pickReplica(exclude);
   if (replica === undefined) {
-    const why = exclude === undefined ? 'no healthy replica' : 'replica failed';
-    engine.noReplica(run.firstFailure);
-    return onPrimary(engine, run, fallbackRoute(wanted, why), deadline, attempt);
+    return onPrimary(
+      engine,
+      run,
+      noReplicaLeft(engine, wanted, exclude, run.firstFailure),
+      deadline,
+      attempt,
+    );
   }
   const required = scope?.requirement;
   const covered =
@@ -84,4 +88,18 @@ async function onPrimary(
   run.choose(node, route);
   const pooled = await node.acquire(deadline);
   run.holds(attempt, node, pooled, route);
+}
+
+/**
+ * The one fallback of a read that found no replica: the primary, with why (`no healthy replica`, or
+ * `replica failed` on the retry after one did), or, under `whenNoReplica: 'error'`, the error to report.
+ */
+export function noReplicaLeft(
+  engine: Engine,
+  wanted: Route,
+  exclude: NodePool | undefined,
+  firstFailure: unknown,
+): Route {
+  engine.noReplica(firstFailure);
+  return fallbackRoute(wanted, exclude === undefined ? 'no healthy replica' : 'replica failed');
 }

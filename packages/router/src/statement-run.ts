@@ -10,9 +10,9 @@ import {
   WriteOutcomeUnknownError,
 } from './errors.js';
 import { DeadlinePassed, NodeUnavailable, unavailableAs } from './node-failure.js';
-import { placeRead } from './placement.js';
+import { noReplicaLeft, placeRead } from './placement.js';
 import type { NodePool, PooledConnection } from './pool.js';
-import { fallbackRoute, type Route } from './route.js';
+import type { Route } from './route.js';
 import type { ResultTuple, Statement, StatementKind } from './statement.js';
 import type { Expirable } from './timeout-queue.js';
 
@@ -167,8 +167,7 @@ export class StatementRun implements Expirable {
     if (this.route.target === 'replica') {
       const replica = engine.pickReplica(exclude);
       if (replica !== undefined) return replica;
-      engine.noReplica(this.firstFailure);
-      this.route = fallbackRoute(spec.route, exclude === undefined ? 'no healthy replica' : 'replica failed');
+      this.route = noReplicaLeft(engine, spec.route, exclude, this.firstFailure);
     }
     return engine.primary;
   }

@@ -1,5 +1,5 @@
 import { isConnectionFailure } from '../connection-failure.js';
-import { covers, formatPosition, type GtidPosition } from '../consistency/position.js';
+import { formatPosition, type GtidPosition } from '../consistency/position.js';
 import type {
   Dialect,
   HeartbeatStatements,
@@ -8,16 +8,9 @@ import type {
   ReplicaState,
 } from '../dialect/dialect.js';
 import type { DriverConnection } from '../driver.js';
-import {
-  CATCH_UP_WAIT_MS,
-  catchUpTarget,
-  catchUpWaitMs,
-  caughtUpWithin,
-  type NodeProbe,
-  replicaProbe,
-} from './caught-up.js';
+import { catchUpTarget, catchUpWaitMs, caughtUpWithin, type NodeProbe, replicaProbe } from './caught-up.js';
 import { discoverPrimary, type PrimaryDecision } from './discovery.js';
-import { nextRotation, type OutOfRotationReason, type ReplicaProbe, type RotationState } from './rotation.js';
+import { nextRotation, type OutOfRotationReason, type RotationState } from './rotation.js';
 
 /** A node the monitor watches: every configured node, primary and replicas alike (roles can change). */
 export interface MonitoredNode {
