@@ -12,8 +12,11 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   classify: () => import('./classify.bench.js'),
   'cluster-start': () => import('./cluster-start.bench.js'),
   'router-overhead': () => import('./router-overhead.bench.js'),
+  'router-cpu': () => import('./router-cpu.bench.js'),
+  'stalled-replica': () => import('./stalled-replica.bench.js'),
   consistency: () => import('./consistency.bench.js'),
   http: () => import('./http.bench.js'),
+  'http-app': () => import('./http-app.bench.js'),
 };
 
 const only = process.argv.slice(2);

@@ -1,5 +1,11 @@
 export type { Classification, RouteTarget } from './classify/classification.js';
-export { classify } from './classify/index.js';
+export {
+  CLASSIFY_REASONS,
+  type ClassifyReason,
+  classify,
+  TRANSACTION_EFFECTS,
+  type TransactionEffect,
+} from './classify/index.js';
 export type { ConsistencyConfig, ConsistencyMode } from './consistency/consistency-config.js';
 export { type Dialect, detectDialect } from './dialect/dialect.js';
 export type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
