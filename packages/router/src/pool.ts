@@ -2,6 +2,7 @@ import genericPool from 'generic-pool';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ResolvedCircuitBreakerConfig } from './circuit-breaker-config.js';
 import { describeFailure } from './connection-failure.js';
+import { ControlConnection } from './control-connection.js';
 import type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
 import { AcquireTimeoutError, RouterClosedError } from './errors.js';
 import { DeadlinePassed, NodeUnavailable } from './node-failure.js';
@@ -99,7 +100,7 @@ export class NodePool {
   /** Every connection this pool opened and has not destroyed yet (on loan or idle). */
   private readonly live = new Set<PooledConnection>();
   /** A connection of its own for KILL QUERY; opened on first use. */
-  private controlConnection: Promise<DriverConnection> | undefined;
+  private readonly controlConnection: ControlConnection;
 
   constructor(
     node: PoolNode,
@@ -114,6 +115,10 @@ export class NodePool {
     this.acquireTimeoutMs = config.pool.acquireTimeoutMs;
     this.breaker = new CircuitBreaker(config.circuitBreaker);
     this.waits = new TimeoutQueue(config.pool.acquireTimeoutMs);
+    this.controlConnection = new ControlConnection(
+      () => this.connectWithin(config.pool.connectTimeoutMs),
+      config.pool.connectTimeoutMs,
+    );
     this.connectOptions = Object.freeze({
       ...config.connection,
       host: node.host,
@@ -312,7 +317,7 @@ export class NodePool {
    */
   async close(graceMs: number): Promise<number> {
     this.closing = true;
-    this.closeControl();
+    this.controlConnection.close();
     this.returnIdle();
     const drained = this.pool.drain();
     let timer: NodeJS.Timeout | undefined;
@@ -339,43 +344,12 @@ export class NodePool {
   }
 
   /**
-   * Runs an administrative statement (KILL QUERY for a statement past its deadline) on a connection of
-   * its own, never a pooled one: the pool may be exhausted by the very statements being cancelled. Best
-   * effort and bounded: a node that does not answer within the connect timeout is left alone.
+   * Runs an administrative statement (KILL QUERY for a statement past its deadline) on this node's
+   * control connection, never a pooled one. Best effort and bounded; false if it did not run.
    */
-  async control(sql: string, values: readonly unknown[]): Promise<boolean> {
-    if (this.closing) return false;
-    const bound = this.config.pool.connectTimeoutMs;
-    try {
-      this.controlConnection ??= this.connectWithin(bound).then((connection) => {
-        connection.on('error', () => this.closeControl());
-        connection.on('end', () => this.closeControl());
-        return connection;
-      });
-      const connection = await this.controlConnection;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(reject, bound, new Error('control statement timed out'));
-      });
-      try {
-        await Promise.race([connection.query(sql, values), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-      return true;
-    } catch {
-      this.closeControl();
-      return false;
-    }
-  }
-
-  private closeControl(): void {
-    const pending = this.controlConnection;
-    this.controlConnection = undefined;
-    void pending?.then(
-      (connection) => connection.destroy(),
-      () => {},
-    );
+  control(sql: string, values: readonly unknown[]): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    return this.controlConnection.run(sql, values);
   }
 
   /** The neutral failure this node reports; the statement's route names it (`nameFailure`). */

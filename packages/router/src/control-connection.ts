@@ -1,0 +1,50 @@
+import type { DriverConnection } from './driver.js';
+
+/**
+ * One node's connection for administrative statements (KILL QUERY of a statement past its deadline).
+ * Never a pooled connection: the pool may be exhausted by the very statements being cancelled. Opened on
+ * first use, reopened after it fails; every statement is bounded by `boundMs`, and a node that does not
+ * answer within it is left alone (the cancellation is best effort: the statement's own connection is
+ * destroyed anyway).
+ */
+export class ControlConnection {
+  private connection: Promise<DriverConnection> | undefined;
+
+  constructor(
+    private readonly connect: () => Promise<DriverConnection>,
+    private readonly boundMs: number,
+  ) {}
+
+  /** Runs `sql`; true if the server answered in time. Never throws. */
+  async run(sql: string, values: readonly unknown[]): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      this.connection ??= this.connect().then((connection) => {
+        connection.on('error', () => this.close());
+        connection.on('end', () => this.close());
+        return connection;
+      });
+      const connection = await this.connection;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(reject, this.boundMs, new Error('control statement timed out'));
+      });
+      await Promise.race([connection.query(sql, values), timeout]);
+      return true;
+    } catch {
+      this.close();
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes it (a later `run` opens a new one). */
+  close(): void {
+    const pending = this.connection;
+    this.connection = undefined;
+    void pending?.then(
+      (connection) => connection.destroy(),
+      () => {},
+    );
+  }
+}
