@@ -19,14 +19,22 @@ export class ControlConnection {
   async run(sql: string, values: readonly unknown[]): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      this.connection ??= this.connect().then((connection) => {
-        connection.on('error', () => this.close());
-        connection.on('end', () => this.close());
-        return connection;
-      });
+      if (this.connection === undefined) {
+        const opening: Promise<DriverConnection> = this.connect().then((connection) => {
+          // Only this connection's own end closes it: an old one's late 'end' must not close its successor.
+          const closeThis = () => {
+            if (this.connection === opening) this.close();
+          };
+          connection.on('error', closeThis);
+          connection.on('end', closeThis);
+          return connection;
+        });
+        this.connection = opening;
+      }
       const connection = await this.connection;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(reject, this.boundMs, new Error('control statement timed out'));
+        timer.unref();
       });
       await Promise.race([connection.query(sql, values), timeout]);
       return true;

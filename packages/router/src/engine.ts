@@ -317,7 +317,8 @@ export class Engine {
     if (this.closing !== undefined) throw new RouterClosedError();
     if (!this.monitorStarted) void this.startMonitor();
     const taker = new LeaseTaker(this, readOnly, reason);
-    return taker.take(scope, performance.now() + this.config.timeouts.readMs);
+    // Nothing runs yet: the bound is the pool's acquire timeout (a read-only one's consistency wait included).
+    return taker.take(scope, performance.now() + this.config.pool.acquireTimeoutMs);
   }
 
   /**
@@ -341,6 +342,7 @@ export class Engine {
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<never>((_, reject) => {
       timer = setTimeout(reject, this.config.pool.connectTimeoutMs, new Error('reset timed out'));
+      timer.unref();
     });
     return Promise.race([resetConnection.call(connection.connection), bound]).then(
       () => {

@@ -25,6 +25,7 @@ export const RWSPLIT_ERROR_CODES = [
   'RWSPLIT_WRITE_OUTCOME_UNKNOWN',
   'RWSPLIT_STATEMENT_TIMEOUT',
   'RWSPLIT_CALLBACK_API',
+  'RWSPLIT_CONNECTION_LOST',
   'RWSPLIT_CLOSED',
 ] as const;
 
@@ -195,21 +196,30 @@ export class WriteOutcomeUnknownError extends RwsplitError {
 /**
  * A statement did not finish within its deadline (`timeouts` option or `{ timeoutMs }`), and nothing it
  * did can have changed data: a read (abandoned and cancelled on the server, after its one retry), or a
- * statement that never got a connection. Retryable.
+ * statement that never got a connection. Retryable, except when it ran on a connection a session or
+ * transaction held (`connectionLost`): that connection was closed with it, and whatever it held (an open
+ * transaction, variables, locks) is gone.
  */
 export class StatementTimeoutError extends RwsplitError {
   override name = 'StatementTimeoutError';
+  /** The session's or transaction's connection was closed with the statement. */
+  readonly connectionLost: boolean;
   constructor(
     node: string,
     readonly timeoutMs: number,
     cause?: unknown,
+    options: { readonly connectionLost?: boolean } = {},
   ) {
+    const lost = options.connectionLost === true;
     super(
-      `The statement did not finish within its ${timeoutMs} ms deadline (last tried on ${node}); it changed nothing. Retry later, or raise timeouts.readMs / pass { timeoutMs } for slow reads.`,
+      lost
+        ? `The statement did not finish within its ${timeoutMs} ms deadline on ${node}, so the connection it was pinned to was closed, and with it the session's or transaction's state (an open transaction is rolled back). Start the work again from its beginning in a new session or transaction.`
+        : `The statement did not finish within its ${timeoutMs} ms deadline (last tried on ${node}); it changed nothing. Retry later, or raise timeouts.readMs / pass { timeoutMs } for slow reads.`,
       'RWSPLIT_STATEMENT_TIMEOUT',
-      true,
+      !lost,
       { node, cause },
     );
+    this.connectionLost = lost;
   }
 }
 
@@ -288,6 +298,24 @@ export class TransactionResolutionUnknownError extends RwsplitError {
   }
 }
 
+/**
+ * The connection a session or transaction holds was closed (it failed, or a statement on it passed its
+ * deadline and was abandoned), and with it what it held: an open transaction is rolled back, variables,
+ * temporary tables and locks are gone. The session refuses further statements rather than run them on a
+ * new connection without that state.
+ */
+export class ConnectionLostError extends RwsplitError {
+  override name = 'ConnectionLostError';
+  constructor(node: string, cause?: unknown) {
+    super(
+      `The connection to ${node} that this session or transaction was pinned to is closed, and with it its state (an open transaction was rolled back). Release the session and start the work again from its beginning.`,
+      'RWSPLIT_CONNECTION_LOST',
+      false,
+      { node, cause },
+    );
+  }
+}
+
 /** The router was closed; it runs nothing any more. */
 export class RouterClosedError extends RwsplitError {
   override name = 'RouterClosedError';
@@ -316,6 +344,7 @@ export const RWSPLIT_ERROR_CLASSES = Object.freeze({
   RWSPLIT_WRITE_OUTCOME_UNKNOWN: WriteOutcomeUnknownError,
   RWSPLIT_STATEMENT_TIMEOUT: StatementTimeoutError,
   RWSPLIT_CALLBACK_API: CallbackApiError,
+  RWSPLIT_CONNECTION_LOST: ConnectionLostError,
   RWSPLIT_CLOSED: RouterClosedError,
 } satisfies Record<RwsplitErrorCode, abstract new (...args: never[]) => RwsplitError>);
 

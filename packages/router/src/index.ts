@@ -13,6 +13,7 @@ export type { CloseReport } from './engine.js';
 export {
   AcquireTimeoutError,
   CallbackApiError,
+  ConnectionLostError,
   HintRefusedError,
   InvalidArgumentError,
   InvalidOptionError,

@@ -1,6 +1,7 @@
 import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
-import { NodeUnavailable, nameFailure } from './node-failure.js';
+import { AcquireTimeoutError } from './errors.js';
+import { DeadlinePassed, NodeUnavailable, nameFailure } from './node-failure.js';
 import { type PlacementTarget, placeRead } from './placement.js';
 import type { NodePool, PooledConnection } from './pool.js';
 import { decideRoute, type Route } from './route.js';
@@ -41,7 +42,7 @@ export class LeaseTaker implements PlacementTarget {
       try {
         return { node: primary, connection: await primary.acquire(deadline), route: wanted };
       } catch (error) {
-        throw nameFailure(error, 'primary');
+        throw this.named(error, 'primary');
       }
     }
     let failed: NodePool | undefined;
@@ -60,12 +61,20 @@ export class LeaseTaker implements PlacementTarget {
           this.route = wanted;
           continue;
         }
-        throw nameFailure(error, this.route.target);
+        throw this.named(error, this.route.target);
       }
       const { node, pooled } = this;
       if (node === undefined || pooled === undefined) throw new Error('placement took no connection');
       return { node, connection: pooled, route: this.route };
     }
+  }
+
+  /** The public error for a failure to take the connection. */
+  private named(error: unknown, target: 'primary' | 'replica'): unknown {
+    if (error instanceof DeadlinePassed) {
+      return new AcquireTimeoutError(error.node, this.engine.config.pool.acquireTimeoutMs);
+    }
+    return nameFailure(error, target);
   }
 
   choose(node: NodePool, route: Route): void {

@@ -4,6 +4,10 @@ import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine } from './engine.js';
 import type { NodePool, PooledConnection } from './pool.js';
 import { fallbackRoute, type Route } from './route.js';
+import { TIMED_OUT, within } from './within.js';
+
+/** How long past `consistency.waitMs` a replica may take to answer its wait before it counts as stalled. */
+const WAIT_MARGIN_MS = 1_000;
 
 /** The part of a statement run placement writes into: the node it chose and the connection it took. */
 export interface PlacementTarget {
@@ -65,9 +69,22 @@ export async function placeRead(
   const pooled = await replica.acquire(deadline);
   if (!run.holds(attempt, replica, pooled) || wait === undefined) return;
   let reached = false;
+  // The server ends the wait after waitMs; a stalled one never answers, so the wait has a bound of its own.
+  const bound = Math.min(deadline, performance.now() + engine.config.consistency.waitMs + WAIT_MARGIN_MS);
   try {
-    reached = (await runProbe(pooled.connection, wait)) === 'reached';
-    engine.telemetry.recordConsistencyWait(reached ? 'reached' : 'timed_out');
+    const outcome = await within(runProbe(pooled.connection, wait), bound);
+    if (outcome === TIMED_OUT) {
+      engine.telemetry.recordConsistencyWait('failed');
+      if (attempt === run.current) {
+        // Still running on that connection: it cannot be reused, and the server should stop the wait.
+        pooled.broken = true;
+        engine.cancel(replica, pooled);
+        pooled.connection.destroy();
+      }
+    } else {
+      reached = outcome === 'reached';
+      engine.telemetry.recordConsistencyWait(reached ? 'reached' : 'timed_out');
+    }
   } catch (error) {
     engine.telemetry.recordConsistencyWait('failed');
     if (isConnectionFailure(error)) pooled.broken = true;

@@ -232,6 +232,8 @@ export class NodePool {
     for (let attempt = 0; ; attempt++) {
       if (resource instanceof FailedConnect) {
         this.destroy(resource);
+        // While closing, connects fail on purpose: say the router is closed, not that the node is down.
+        if (this.closing) throw new RouterClosedError();
         if (!resource.orphan || attempt > this.config.pool.max) {
           throw this.unavailable(describeFailure(resource.error), resource.error);
         }
@@ -433,6 +435,11 @@ export class NodePool {
     });
   }
 
+  /** @internal A waiter settled: off the timeout queue. */
+  unqueue(waiter: Waiter): void {
+    this.waits.remove(waiter);
+  }
+
   /** @internal A resource that arrived after its caller gave up: straight on to the next one in line. */
   handBack(resource: Resource): void {
     if (resource instanceof FailedConnect) this.destroy(resource);
@@ -532,6 +539,7 @@ export class NodePool {
 /** A caller waiting for a connection, with its acquire timeout. A class, so waiting allocates no closures. */
 class Waiter implements Expirable {
   deadline = 0;
+  queueIndex = -1;
   pending = true;
   /** Expires at the statement's deadline rather than the acquire timeout. */
   statementDeadline = false;
@@ -557,12 +565,14 @@ class Waiter implements Expirable {
       return;
     }
     this.pending = false;
+    this.node.unqueue(this);
     this.resolve(resource);
   }
 
   fail(error: unknown): void {
     if (!this.pending) return;
     this.pending = false;
+    this.node.unqueue(this);
     this.reject(this.node.acquireFailure(error));
   }
 }

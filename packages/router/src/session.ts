@@ -1,8 +1,13 @@
 import type { ExecuteValues, QueryResult, QueryValues } from 'mysql2/promise';
-import type { Classification } from './classify/classification.js';
 import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
-import { CallbackApiError, HintRefusedError, InvalidArgumentError, SessionReleasedError } from './errors.js';
+import {
+  CallbackApiError,
+  ConnectionLostError,
+  HintRefusedError,
+  InvalidArgumentError,
+  SessionReleasedError,
+} from './errors.js';
 import {
   type ResultTuple,
   type Statement,
@@ -11,7 +16,7 @@ import {
   sqlOf,
 } from './statement.js';
 import { runTransaction, type TransactionCallback, type TransactionOptions } from './transaction.js';
-import { TransactionState } from './transaction-state.js';
+import { refusedOnReplicaPin, TransactionState } from './transaction-state.js';
 
 const PIN_REASON = 'session pinned';
 const READ_ONLY_REASON = 'read-only transaction';
@@ -43,8 +48,12 @@ export class Session {
   private pinning: Promise<Lease> | undefined;
   private released = false;
   private resetting: Promise<void> | undefined;
-  /** Pinned to a replica for one read-only transaction, not for the session's life. */
-  private replicaPin = false;
+  /** Pinned for one read-only transaction (to a replica, or the primary it fell back to), not for life. */
+  private readOnlyPin = false;
+  /** Statements (and session transactions) running on the pinned connection now. */
+  private running = 0;
+  /** Resolves `end()` once the last of them finished after `release()`. */
+  private whenIdle: (() => void) | undefined;
   /** A `session.transaction()` is running on the pinned connection. */
   private inTransaction = false;
   private readonly state = new TransactionState();
@@ -110,7 +119,9 @@ export class Session {
         'A transaction is already open on this session; nest it with tx.transaction() instead',
       );
     }
+    if (lease.connection.broken) throw new ConnectionLostError(lease.node.name);
     this.inTransaction = true;
+    this.running++;
     try {
       return await runTransaction(this.engine, fn, options, {
         scope: this.scope,
@@ -119,6 +130,7 @@ export class Session {
       });
     } finally {
       this.inTransaction = false;
+      this.finished();
     }
   }
 
@@ -135,13 +147,30 @@ export class Session {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.unpin();
+    // A statement still running keeps the connection until it finishes (Express releases on 'close',
+    // which also fires when a client goes away mid-request): never two users on one connection.
+    if (this.running === 0) this.unpin();
   }
 
-  /** `release()`, then waits until the connection is back in its pool. */
+  /** `release()`, then waits until running statements finished and the connection is back in its pool. */
   async end(): Promise<void> {
     this.release();
+    if (this.running > 0) {
+      await new Promise<void>((resolve) => {
+        this.whenIdle = resolve;
+      });
+    }
     await this.resetting;
+  }
+
+  /** A statement on the pinned connection finished; the last one after `release()` gives it back. */
+  private finished(): void {
+    this.running--;
+    if (this.running > 0 || !this.released) return;
+    this.unpin();
+    const idle = this.whenIdle;
+    this.whenIdle = undefined;
+    idle?.();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -182,10 +211,14 @@ export class Session {
     this.engine.route(statement, options, classification);
     const startsReadOnly = classification.transaction === 'begin-read-only';
     const lease = await this.pinnedLease(startsReadOnly && this.lease === undefined);
-    if (this.replicaPin) refuseOnReplica(classification);
-    let result: ResultTuple;
+    // A dead connection stays dead: running on without what it held would be a different session.
+    if (lease.connection.broken) throw new ConnectionLostError(lease.node.name);
+    if (this.readOnlyPin && lease.route.target === 'replica' && refusedOnReplicaPin(classification)) {
+      throw new HintRefusedError(classification.operation, classification.reason, 'readOnly transaction');
+    }
+    this.running++;
     try {
-      result = await this.engine.runPinned(
+      const result = await this.engine.runPinned(
         lease,
         kind,
         statement,
@@ -196,16 +229,30 @@ export class Session {
         options,
         this.scope,
       );
+      this.state.apply(classification);
+      if (classification.transaction === 'end-and-disconnect') lease.connection.broken = true;
+      return result;
     } catch (error) {
       // What the statement left behind is unknown: the connection is reset before anyone reuses it.
       if (classification.sessionState) this.state.dirty = true;
       throw error;
+    } finally {
+      if (this.lease === lease && !this.released) this.afterPinned(lease);
+      this.finished();
     }
-    this.state.apply(classification);
-    if (classification.transaction === 'end-and-disconnect') lease.connection.broken = true;
-    if (this.replicaPin && !this.state.open) this.unpin();
-    else if (lease.connection.broken && !this.state.dirty && !this.state.open) this.unpin();
-    return result;
+  }
+
+  /**
+   * After a pinned statement: a read-only transaction's pin ends with the transaction (or when its
+   * connection broke), and a broken connection that held nothing (the server closed it on COMMIT RELEASE,
+   * or it failed between complete transactions) is let go so the next statement pins afresh. One that
+   * held state stays, and refuses statements with `ConnectionLostError`.
+   */
+  private afterPinned(lease: Lease): void {
+    const broken = lease.connection.broken;
+    if (this.readOnlyPin && (!this.state.open || broken)) this.unpin();
+    // Nothing was lost with it (COMMIT RELEASE, or a failure between complete transactions): pin afresh.
+    else if (broken && this.state.clean) this.unpin();
   }
 
   /** The session's connection: taken now if it holds none (a replica for a read-only transaction). */
@@ -220,7 +267,7 @@ export class Session {
           throw new SessionReleasedError();
         }
         this.lease = lease;
-        this.replicaPin = readOnly && lease.route.target === 'replica';
+        this.readOnlyPin = readOnly;
         return lease;
       })
       .finally(() => {
@@ -233,17 +280,10 @@ export class Session {
   private unpin(): void {
     const lease = this.lease;
     this.lease = undefined;
-    this.replicaPin = false;
+    this.readOnlyPin = false;
     if (lease === undefined) return;
     const clean = this.state.clean;
     this.state.forget();
     this.resetting = this.engine.giveBack(lease, !clean);
   }
-}
-
-/** Inside a read-only transaction on a replica: what only the primary may run, or state the pin would lose. */
-function refuseOnReplica(classification: Classification): void {
-  const control = classification.transaction !== 'none';
-  if (control || (classification.target === 'replica' && !classification.sessionState)) return;
-  throw new HintRefusedError(classification.operation, classification.reason, 'readOnly transaction');
 }

@@ -4,6 +4,7 @@ import { isConnectionFailure } from './connection-failure.js';
 import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
 import {
+  AcquireTimeoutError,
   QueryFailedError,
   RouterClosedError,
   StatementTimeoutError,
@@ -55,6 +56,7 @@ export interface StatementSpec {
 export class StatementRun implements Expirable {
   /** The current attempt's deadline (`performance.now()` clock), for the engine's deadline queue. */
   deadline = 0;
+  queueIndex = -1;
   /** True while an attempt is in flight. */
   pending = false;
   private attempt = 0;
@@ -102,21 +104,52 @@ export class StatementRun implements Expirable {
       this.succeed(node as NodePool, this.succeeded);
       return;
     }
-    const timeout = new StatementTimeoutError(node?.name ?? '', this.spec.budgetMs);
     if (sent && !this.isRead) {
-      this.fail(node, new WriteOutcomeUnknownError(node?.name ?? '', 'deadline passed'));
-    } else if (!this.retryAfter(node, timeout)) {
-      this.fail(node, timeout);
+      this.fail(node, this.outcomeUnknown(node, 'deadline passed'));
+      return;
     }
+    // A held connection was just destroyed with its statement: whatever the session or transaction held
+    // on it is gone, so running this again alone would not be the same.
+    const timeout = new StatementTimeoutError(node?.name ?? '', this.spec.budgetMs, undefined, {
+      connectionLost: this.spec.lease !== undefined && pooled !== undefined,
+    });
+    if (!this.retryAfter(node, timeout)) this.fail(node, timeout);
   }
 
   /** The router is closing and its grace period is over: this statement will never finish. */
   abort(): void {
     if (!this.pending) return;
-    this.pending = false;
+    this.done();
     this.attempt++;
-    if (this.node !== undefined && this.pooled !== undefined) this.abandon(this.node, this.pooled);
-    this.fail(this.node, new RouterClosedError());
+    const { node, pooled, sent } = this;
+    if (node !== undefined && pooled !== undefined) this.abandon(node, pooled);
+    if (this.succeeded !== undefined) {
+      this.spec.scope?.lostTrack();
+      this.succeed(node as NodePool, this.succeeded);
+    } else if (sent && !this.isRead) {
+      this.fail(node, this.outcomeUnknown(node, 'connection lost'));
+    } else {
+      this.fail(node, new RouterClosedError());
+    }
+  }
+
+  /**
+   * A write that was sent and got no answer: it may have been applied, so the session's reads must not
+   * trust a replica to have (or not have) it: they go to the primary from now on.
+   */
+  private outcomeUnknown(
+    node: NodePool | undefined,
+    why: 'deadline passed' | 'connection lost',
+    cause?: unknown,
+  ): WriteOutcomeUnknownError {
+    this.spec.scope?.lostTrack();
+    return new WriteOutcomeUnknownError(node?.name ?? '', why, cause);
+  }
+
+  /** This attempt is over: off the deadline queue (a finished statement is not kept alive by it). */
+  private done(): void {
+    this.pending = false;
+    this.engine.deadlines.remove(this);
   }
 
   private get isRead(): boolean {
@@ -209,7 +242,7 @@ export class StatementRun implements Expirable {
       if (attempt !== this.attempt) return;
       if (broke) pooled.broken = true;
     }
-    this.pending = false;
+    this.done();
     this.giveBack(node, pooled);
     this.succeed(node, result);
   }
@@ -271,7 +304,7 @@ export class StatementRun implements Expirable {
       if (isConnectionFailure(error)) this.pooled.broken = true;
       this.giveBack(node, this.pooled);
     }
-    this.pending = false;
+    this.done();
     if (node === undefined) {
       // The retry found nowhere to go: report it against the node that failed first.
       if (this.failed !== undefined) this.fail(this.failed, error);
@@ -279,14 +312,18 @@ export class StatementRun implements Expirable {
       return;
     }
     const named = this.nameBeforeSend(node, error);
-    if (error instanceof NodeUnavailable || error instanceof DeadlinePassed || isConnectionFailure(error)) {
-      if (this.retryAfter(node, named)) return;
-    }
+    // Nothing was sent: a read may try elsewhere, whether the node failed or only its pool was busy.
+    const nodeTrouble =
+      error instanceof NodeUnavailable ||
+      error instanceof DeadlinePassed ||
+      error instanceof AcquireTimeoutError ||
+      isConnectionFailure(error);
+    if (nodeTrouble && this.retryAfter(node, named)) return;
     this.fail(node, named);
   }
 
   private runFailed(node: NodePool, pooled: PooledConnection, error: unknown): void {
-    this.pending = false;
+    this.done();
     const lost = isConnectionFailure(error);
     if (lost) pooled.broken = true;
     this.giveBack(node, pooled);
@@ -296,7 +333,7 @@ export class StatementRun implements Expirable {
       return;
     }
     if (!this.isRead) {
-      this.fail(node, new WriteOutcomeUnknownError(node.name, 'connection lost', error));
+      this.fail(node, this.outcomeUnknown(node, 'connection lost', error));
       return;
     }
     const named = new QueryFailedError(node.name, error);

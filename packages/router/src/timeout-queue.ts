@@ -2,28 +2,24 @@
 export interface Expirable {
   /** On the queue's clock; set by the queue (`add`) or by the caller (`addAt`). */
   deadline: number;
-  /** False once it settled (or expired): the queue then forgets it. */
+  /** False once it settled (or expired). */
   readonly pending: boolean;
-  /** Called once, at the deadline, if still pending. */
+  /** Called once, at the deadline, if still pending and still queued. */
   expire(): void;
+  /** @internal Where the queue keeps it (-1 or absent: not queued). */
+  queueIndex?: number;
 }
 
 /**
- * Timeouts on one timer. Most deadlines arrive in order (one duration for all), so the queue is kept
- * sorted by inserting from the back, which is O(1) for them; only the earliest pending deadline has a
- * timer. The timer is never cleared when items settle: when it fires it expires what is due and moves
- * to the next pending deadline, or stops. A router under load (every statement has a deadline) then
- * pays an array push per statement instead of a setTimeout/clearTimeout pair, and a caller running one
- * statement after another arms at most one timer per duration.
+ * Timeouts on one timer: a binary min-heap of deadlines, each item knowing its place, so that adding,
+ * moving (a statement's second attempt) and removing (a statement that finished) cost O(log n) and a
+ * finished statement is not kept alive until its deadline. Only the earliest deadline has a timer; it is
+ * not cleared when that item leaves early: when it fires, whatever is due expires and the timer moves to
+ * the next deadline, or stops. A router under load then pays a few comparisons per statement instead of
+ * a setTimeout/clearTimeout pair.
  */
 export class TimeoutQueue {
-  private items: Expirable[] = [];
-  /**
-   * The deadline each entry was queued with. An item may be queued again with a new deadline (a
-   * statement's second attempt) before its old entry is swept; that old entry must not expire it.
-   */
-  private due: number[] = [];
-  private head = 0;
+  private heap: Expirable[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for. */
   private armedFor = Number.POSITIVE_INFINITY;
@@ -38,51 +34,50 @@ export class TimeoutQueue {
     this.addAt(item, this.clock() + this.durationMs);
   }
 
-  /** Adds `item` to expire at `deadline` (on the queue's clock). */
+  /** Queues `item` to expire at `deadline` (on the queue's clock); an item already queued moves there. */
   addAt(item: Expirable, deadline: number): void {
+    this.remove(item);
     item.deadline = deadline;
-    this.prune();
-    const { items, due } = this;
-    let at = items.length;
-    while (at > this.head && due[at - 1]! > deadline) at--;
-    if (at === items.length) {
-      items.push(item);
-      due.push(deadline);
-    } else {
-      items.splice(at, 0, item);
-      due.splice(at, 0, deadline);
-    }
+    const heap = this.heap;
+    item.queueIndex = heap.length;
+    heap.push(item);
+    this.up(heap.length - 1);
     if (deadline < this.armedFor) this.arm(deadline);
   }
 
-  /** Pending items, for tests and stats. */
+  /** Takes `item` off the queue (it settled); nothing if it is not queued. */
+  remove(item: Expirable): void {
+    const index = item.queueIndex;
+    if (index === undefined || index < 0) return;
+    const heap = this.heap;
+    item.queueIndex = -1;
+    const last = heap.pop() as Expirable;
+    if (index === heap.length) return;
+    heap[index] = last;
+    last.queueIndex = index;
+    this.down(index);
+    this.up(index);
+  }
+
+  /** Pending items queued, for tests and stats. */
   get size(): number {
     let count = 0;
-    for (let i = this.head; i < this.items.length; i++) if (this.live(i)) count++;
+    for (const item of this.heap) if (item.pending) count++;
     return count;
   }
 
-  /** Every pending item, earliest deadline first (a copy: the caller may settle them). */
+  /** Every pending item queued, earliest deadline first (a copy: the caller may settle them). */
   pendingItems(): Expirable[] {
-    const pending: Expirable[] = [];
-    for (let i = this.head; i < this.items.length; i++) if (this.live(i)) pending.push(this.items[i]!);
-    return pending;
+    return this.heap.filter((item) => item.pending).sort((a, b) => a.deadline - b.deadline);
   }
 
-  /** Whether entry `i` still stands for a pending item's current deadline. */
-  private live(i: number): boolean {
-    const item = this.items[i]!;
-    return item.pending && item.deadline === this.due[i];
-  }
-
-  /** Stops the timer; pending items never expire. */
+  /** Stops the timer and forgets every item; they never expire. */
   clear(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
-    this.items = [];
-    this.due = [];
-    this.head = 0;
+    for (const item of this.heap) item.queueIndex = -1;
+    this.heap = [];
   }
 
   private arm(deadline: number): void {
@@ -96,31 +91,50 @@ export class TimeoutQueue {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
     const now = this.clock();
-    while (this.head < this.items.length) {
-      const live = this.live(this.head);
-      if (live && this.due[this.head]! > now) break;
-      const item = this.items[this.head]!;
-      this.head++;
-      if (live) item.expire();
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0]!.deadline <= now) {
+      const item = heap[0]!;
+      this.remove(item);
+      // An expire() may queue again (a retry), which may arm the timer: the loop sees that item too.
+      if (item.pending) item.expire();
     }
-    this.prune();
-    // An expire() may have queued (and armed for) a later deadline meanwhile: the earliest one wins.
-    const next = this.due[this.head];
-    if (next !== undefined && next < this.armedFor) this.arm(next);
+    const next = heap[0];
+    if (next !== undefined && next.deadline < this.armedFor) this.arm(next.deadline);
   };
 
-  /** Drops settled items from the front (most settle in order) and compacts now and then. */
-  private prune(): void {
-    while (this.head < this.items.length && !this.live(this.head)) this.head++;
-    if (this.head === this.items.length) {
-      if (this.head === 0) return;
-      this.items.length = 0;
-      this.due.length = 0;
-      this.head = 0;
-    } else if (this.head > 1_024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.due = this.due.slice(this.head);
-      this.head = 0;
+  private up(index: number): void {
+    const heap = this.heap;
+    let i = index;
+    const item = heap[i]!;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const above = heap[parent]!;
+      if (above.deadline <= item.deadline) break;
+      heap[i] = above;
+      above.queueIndex = i;
+      i = parent;
     }
+    heap[i] = item;
+    item.queueIndex = i;
+  }
+
+  private down(index: number): void {
+    const heap = this.heap;
+    const length = heap.length;
+    let i = index;
+    const item = heap[i]!;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      const child = right < length && heap[right]!.deadline < heap[left]!.deadline ? right : left;
+      const below = heap[child]!;
+      if (below.deadline >= item.deadline) break;
+      heap[i] = below;
+      below.queueIndex = i;
+      i = child;
+    }
+    heap[i] = item;
+    item.queueIndex = i;
   }
 }

@@ -65,3 +65,22 @@ export class TransactionState {
     this.dirty = false;
   }
 }
+
+/**
+ * What a read-only transaction on a replica must not run: anything only the primary can do (writes,
+ * locking reads, named locks and other primary-only functions, unknown statements). Variables and other
+ * connection settings may run: the connection is reset before it is reused.
+ */
+export function primaryOnly(classification: Classification): boolean {
+  if (classification.target !== 'primary') return false;
+  return classification.reason !== 'session state' && classification.reason !== 'transaction control';
+}
+
+/**
+ * What a session pinned to a replica for one read-only transaction must not run: what only the primary can
+ * do, and connection state the session would lose when the transaction ends and the replica is let go.
+ */
+export function refusedOnReplicaPin(classification: Classification): boolean {
+  if (classification.transaction !== 'none') return false;
+  return primaryOnly(classification) || classification.sessionState;
+}

@@ -5,6 +5,7 @@ import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
 import {
   CallbackApiError,
+  ConnectionLostError,
   HintRefusedError,
   InvalidArgumentError,
   QueryFailedError,
@@ -20,7 +21,8 @@ import {
   type StatementOptions,
   sqlOf,
 } from './statement.js';
-import { TransactionState } from './transaction-state.js';
+import { primaryOnly, TransactionState } from './transaction-state.js';
+import { TIMED_OUT, within } from './within.js';
 
 export type IsolationLevel = 'READ UNCOMMITTED' | 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
@@ -160,11 +162,13 @@ export class Transaction {
       return Promise.reject(error);
     }
     const classification = this.engine.classify(sql);
-    if (this.readOnly && classification.target === 'primary' && !classification.sessionState) {
+    if (this.readOnly && primaryOnly(classification)) {
       return Promise.reject(
         new HintRefusedError(classification.operation, classification.reason, 'readOnly transaction'),
       );
     }
+    // The connection died under an earlier statement: the transaction is gone with it.
+    if (this.lease.connection.broken) return Promise.reject(new ConnectionLostError(this.lease.node.name));
     this.state.applyInside(classification);
     return this.engine.runPinned(
       this.lease,
@@ -234,7 +238,7 @@ export async function runTransaction<T>(
     lease ??= await engine.lease(readOnly, 'transaction', scope);
     engine.telemetry.placeTransaction(span, lease.node, lease.route);
     const tx = new Transaction(engine, lease, context, readOnly, 0, state);
-    await begin(tx, lease, readOnly, isolationLevel);
+    await begin(tx, lease, readOnly, isolationLevel, state);
     let result: T;
     try {
       result = await fn(tx);
@@ -245,15 +249,12 @@ export async function runTransaction<T>(
     }
     tx.end();
     const committed = await commit(tx, lease);
-    if (scope !== undefined && !readOnly) {
-      const commitClass = engine.classify('COMMIT');
-      if (await engine.commits.record(lease.connection.connection, committed, commitClass, scope)) {
-        lease.connection.broken = true;
-      }
-    }
+    if (scope !== undefined && !readOnly) await recordCommit(engine, lease, committed, scope);
     return result;
   } catch (error) {
     failure = error;
+    // The COMMIT may have been applied: only the primary is sure to show the session what it holds.
+    if (error instanceof TransactionResolutionUnknownError) scope?.lostTrack();
     throw error;
   } finally {
     if (lease !== undefined && held === undefined) await engine.giveBack(lease, state.dirty);
@@ -272,17 +273,28 @@ function failedToStart(lease: Lease, error: unknown): unknown {
   return error;
 }
 
-async function begin(tx: Transaction, lease: Lease, readOnly: boolean, isolationLevel: string | undefined) {
+async function begin(
+  tx: Transaction,
+  lease: Lease,
+  readOnly: boolean,
+  isolationLevel: string | undefined,
+  state: TransactionState,
+) {
   try {
     if (isolationLevel !== undefined) await tx.control(`SET TRANSACTION ISOLATION LEVEL ${isolationLevel}`);
     await tx.control(readOnly ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
   } catch (error) {
     tx.end();
+    // Until a START TRANSACTION consumes it, the level would wait on the connection for its next user.
+    if (isolationLevel !== undefined) state.dirty = true;
     throw failedToStart(lease, error);
   }
 }
 
 async function commit(tx: Transaction, lease: Lease): Promise<ResultTuple> {
+  // Its connection closed before the callback returned (a statement abandoned at its deadline whose error
+  // the callback caught): the server rolled the transaction back, certainly.
+  if (lease.connection.broken) throw new ConnectionLostError(lease.node.name);
   try {
     return await tx.control('COMMIT');
   } catch (error) {
@@ -310,5 +322,24 @@ async function rollbackQuietly(tx: Transaction, lease: Lease): Promise<void> {
   } catch {
     // A connection that cannot roll back must not go back to the pool with a transaction open.
     lease.connection.broken = true;
+  }
+}
+
+/**
+ * Records the position the COMMIT produced, bounded by `timeouts.writeMs`: the transaction is committed
+ * either way, so a server that stalls here costs the session its token (its reads go to the primary),
+ * never the caller's result.
+ */
+async function recordCommit(engine: Engine, lease: Lease, committed: ResultTuple, scope: ReadYourWrites) {
+  const { connection } = lease;
+  const recording = engine.commits.record(connection.connection, committed, engine.classify('COMMIT'), scope);
+  const outcome = await within(recording, performance.now() + engine.config.timeouts.writeMs);
+  if (outcome === TIMED_OUT) {
+    scope.lostTrack();
+    connection.broken = true;
+    engine.cancel(lease.node, connection);
+    connection.connection.destroy();
+  } else if (outcome) {
+    connection.broken = true;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CallbackApiError, RouterClosedError } from '../src/index.js';
+import { CallbackApiError, RouterClosedError, WriteOutcomeUnknownError } from '../src/index.js';
 import { rig } from './setup.js';
 
 describe('close()', () => {
@@ -74,13 +74,17 @@ describe('close()', () => {
   });
 
   it('fails a statement that never ends once the grace period is over', async () => {
-    const { router, primary } = rig({ timeouts: { closeMs: 30, writeMs: 60_000 } });
+    const { router, primary, replicas } = rig({ timeouts: { closeMs: 30, writeMs: 60_000, readMs: 60_000 } });
     primary.hangNext(/UPDATE/);
-    const running = router.execute('UPDATE t SET a = 1');
+    replicas[0]!.hangNext(/SELECT/);
+    const write = router.execute('UPDATE t SET a = 1');
+    const read = router.query('SELECT 1');
     await new Promise((resolve) => setTimeout(resolve, 5));
     const report = await router.close();
-    await expect(running).rejects.toBeInstanceOf(RouterClosedError);
-    expect(report.abortedStatements).toBe(1);
+    // The write was sent: it may have been applied. The read changed nothing.
+    await expect(write).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    await expect(read).rejects.toBeInstanceOf(RouterClosedError);
+    expect(report.abortedStatements).toBe(2);
   });
 
   it('is idempotent, and end() is the same', async () => {

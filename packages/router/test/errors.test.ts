@@ -30,6 +30,7 @@ function samples(e: ErrorsModule): errors.RwsplitError[] {
     new e.WriteOutcomeUnknownError('db-primary', 'deadline passed'),
     new e.StatementTimeoutError('db-replica-1', 1_000),
     new e.CallbackApiError('getConnection'),
+    new e.ConnectionLostError('db-primary', cause),
     new e.HintRefusedError('INSERT', 'write', 'hint'),
     new e.HintRefusedError('INSERT', 'write', 'readOnly transaction'),
     new e.SessionStateError('SET'),
@@ -86,6 +87,18 @@ function endsWithAdvice(message: string): boolean {
 function startsWithAdvice(text: string): boolean {
   return ADVICE_VERBS.has(text.split(/[\s,;]/, 1)[0] ?? '');
 }
+
+describe('StatementTimeoutError on a held connection', () => {
+  it('is not retryable and says the session or transaction has to start over', () => {
+    const lost = new errors.StatementTimeoutError('db-primary', 1_000, undefined, { connectionLost: true });
+    expect(lost).toMatchObject({ code: 'RWSPLIT_STATEMENT_TIMEOUT', retryable: false, connectionLost: true });
+    expect(lost.message).toMatch(/start the work again/i);
+    expect(new errors.StatementTimeoutError('db-replica-1', 1_000)).toMatchObject({
+      retryable: true,
+      connectionLost: false,
+    });
+  });
+});
 
 describe('error taxonomy', () => {
   it.each(samples(errors).map((error) => [classNameOf(error), error] as const))(

@@ -31,8 +31,15 @@ export class CommitTracker {
   ): Promise<boolean> {
     if (scope.mode !== 'session') return false;
     const dialect = this.dialect();
-    let position: GtidPosition | undefined = dialect?.commitPosition(result[0]);
-    if (position === undefined && !this.tracking.has(connection) && mayHaveCommitted(classification)) {
+    const answer = result[0];
+    // CALL with a result set and multi-statement texts answer with a list: the OK packet that carries
+    // the commit's GTID is in there, and it may not be the first element, or be missing altogether.
+    const several = Array.isArray(answer) && answer.some((part) => Array.isArray(part) || isHeader(part));
+    let position: GtidPosition | undefined = several
+      ? lastPosition(dialect, answer as readonly unknown[])
+      : dialect?.commitPosition(answer);
+    const ask = several || !this.tracking.has(connection);
+    if (position === undefined && ask && mayHaveCommitted(classification)) {
       if (dialect === undefined) {
         scope.lostTrack();
         return false;
@@ -55,6 +62,21 @@ export class CommitTracker {
   forget(connection: DriverConnection): void {
     this.tracking.delete(connection);
   }
+}
+
+/** A ResultSetHeader (OK packet) as mysql2 returns it, not a row. */
+function isHeader(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && 'affectedRows' in value;
+}
+
+/** The position of the last OK packet in a list of results that carries one. */
+function lastPosition(dialect: Dialect | undefined, parts: readonly unknown[]): GtidPosition | undefined {
+  if (dialect === undefined) return undefined;
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const position = isHeader(parts[i]) ? dialect.commitPosition(parts[i]) : undefined;
+    if (position !== undefined) return position;
+  }
+  return undefined;
 }
 
 /**
