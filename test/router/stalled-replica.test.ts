@@ -116,4 +116,31 @@ describe('a SIGSTOPped replica under a steady read stream', () => {
     // The reads in flight at the stop waited for the whole stall: the bound above would have failed.
     expect(Math.max(...reads.map((r) => r.ms))).toBeGreaterThan(2_000);
   });
+
+  it('closes the sockets of abandoned reads at once, so close() during the stall leaves nothing open', async () => {
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    const db = routerFor(cluster, {
+      timeouts: { readMs: 200, readTotalMs: 1_000, closeMs: 500 },
+      pool: { max: 4, connectTimeoutMs: 500 },
+    });
+    await db.ready();
+    await Promise.all(Array.from({ length: 4 }, () => db.query('SELECT 1')));
+    await cluster.replica(0).pause();
+    try {
+      // Reads on the replica's pooled connections stall and are abandoned; the retries answer from the primary.
+      const reads = await Promise.allSettled(Array.from({ length: 4 }, () => db.query('SELECT 1')));
+      expect(reads.filter((r) => r.status === 'rejected')).toEqual([]);
+      await db.close();
+      // Still stalled: a half-closed socket would stay open until the replica answers.
+      let open = sockets();
+      for (let i = 0; i < 40 && open > before; i++) {
+        await sleep(25);
+        open = sockets();
+      }
+      expect(open).toBeLessThanOrEqual(before);
+    } finally {
+      await cluster.replica(0).resume();
+    }
+  });
 });
