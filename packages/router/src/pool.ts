@@ -539,7 +539,9 @@ export class NodePool {
 /** A caller waiting for a connection, with its acquire timeout. A class, so waiting allocates no closures. */
 class Waiter implements Expirable {
   deadline = 0;
-  queueIndex = -1;
+  queuePrev: Expirable | undefined = undefined;
+  queueNext: Expirable | undefined = undefined;
+  queued = false;
   pending = true;
   /** Expires at the statement's deadline rather than the acquire timeout. */
   statementDeadline = false;

@@ -56,9 +56,11 @@ export interface StatementSpec {
 export class StatementRun implements Expirable {
   /** The current attempt's deadline (`performance.now()` clock), for the engine's deadline queue. */
   deadline = 0;
-  queueIndex = -1;
   /** True while an attempt is in flight. */
   pending = false;
+  queuePrev: Expirable | undefined = undefined;
+  queueNext: Expirable | undefined = undefined;
+  queued = false;
   private attempt = 0;
   private route: Route;
   private node: NodePool | undefined;

@@ -127,3 +127,22 @@ describe('TimeoutQueue with deadlines of their own', () => {
     expect(log).toEqual(['early', 'middle', 'late']);
   });
 });
+
+describe('TimeoutQueue bookkeeping', () => {
+  it('forgets a removed item at once, so a finished statement is not kept until its deadline', () => {
+    vi.useFakeTimers();
+    const log: string[] = [];
+    const queue = new TimeoutQueue(30_000);
+    const items = Array.from({ length: 1_000 }, (_, i) => item(log, String(i)));
+    for (const entry of items) queue.add(entry);
+    for (const entry of items.slice(0, 999)) {
+      entry.pending = false;
+      queue.remove(entry);
+    }
+    expect(queue.length).toBe(1);
+    vi.advanceTimersByTime(30_000);
+    expect(log).toEqual(['999']);
+    expect(queue.length).toBe(0);
+    vi.useRealTimers();
+  });
+});
