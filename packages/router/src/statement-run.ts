@@ -220,7 +220,7 @@ export class StatementRun implements Expirable {
     }
     const { node, pooled } = this.placed();
     if (attempt !== this.attempt || node === undefined || pooled === undefined) return;
-    await this.send(attempt, node, pooled);
+    return this.send(attempt, node, pooled);
   }
 
   /** Sends the statement on `pooled` and settles the run with its outcome, unless the attempt was abandoned. */
