@@ -71,13 +71,13 @@ const SEED = 0x5eed;
 const WRITE_SHARE = 0.1;
 const NOTE_BODY = 'A note written by the HTTP benchmark. '.repeat(3);
 
-function envInt(name: string, fallback: number): number {
+export function envInt(name: string, fallback: number): number {
   const value = Number(process.env[name]);
   return Number.isInteger(value) && value > 0 ? value : fallback;
 }
 
 /** xorshift32: the same seed gives every run the same sequence of ids and methods. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed | 0 || 1;
   return () => {
     state ^= state << 13;
@@ -87,9 +87,9 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-type Workload = (random: () => number) => (request: CannonRequest) => CannonRequest;
+export type Workload = (random: () => number) => (request: CannonRequest) => CannonRequest;
 
-function readWorkload(ids: readonly number[]): Workload {
+export function readWorkload(ids: readonly number[]): Workload {
   return (random) => (request) => ({
     ...request,
     method: 'GET',
@@ -117,14 +117,14 @@ function mixedWorkload(ids: readonly number[]): Workload {
   };
 }
 
-interface Target {
+export interface Target {
   readonly label: string;
   readonly url: string;
   readonly tlsOptions?: ConnectionOptions;
 }
 
 /** What the response headers and client events said, beyond autocannon's own result. */
-class Tally {
+export class Tally {
   readonly servedBy = new Map<string, number>();
   readonly dbNode = new Map<string, number>();
   /** Latency in ms of every response by status (autocannon's histogram keeps whole ms only). */
@@ -169,7 +169,7 @@ function count(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-interface Settings {
+export interface Settings {
   readonly connections: number;
   readonly durationS: number;
   readonly warmupS: number;
@@ -194,7 +194,7 @@ function fire(target: Target, workload: Workload, durationS: number, connections
 }
 
 /** One workload against one target, measured over several rounds that are added up. */
-class Contender {
+export class Contender {
   readonly tally = new Tally();
   /** Each round's req/s, in order. */
   readonly roundRates: number[] = [];
@@ -281,7 +281,7 @@ async function seedNotes(cluster: Cluster): Promise<number[]> {
   return ids;
 }
 
-const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
+export const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
 
 function share(map: Map<string, number>): string {

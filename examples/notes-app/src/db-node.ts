@@ -20,9 +20,27 @@ export function nodeName(
   return topology.find((node) => node.host === reportHost)?.name ?? reportHost;
 }
 
-/** Removes the node column from a row and returns it. */
-export function takeNode(row: Record<string, unknown>): unknown {
-  const value = row[NODE_COLUMN];
-  delete row[NODE_COLUMN];
-  return value;
+/**
+ * `nodeName` for every read of a router, each host looked up once: a router's nodes (their names and
+ * hosts) are fixed when it is created, only their roles and health change, and `topology()` builds a
+ * fresh snapshot on every call.
+ */
+export function nodeNamer(
+  topology: () => readonly Pick<NodeStatus, 'name' | 'host'>[],
+): (reportHost: unknown) => string | undefined {
+  const names = new Map<string, string | undefined>();
+  return (reportHost) => {
+    if (typeof reportHost !== 'string' || reportHost === '') return undefined;
+    let name = names.get(reportHost);
+    if (name === undefined && !names.has(reportHost)) {
+      name = nodeName(reportHost, topology());
+      names.set(reportHost, name);
+    }
+    return name;
+  };
+}
+
+/** The node column of a row (left in place: callers copy the fields they answer with). */
+export function reportHostOf(row: Record<string, unknown>): unknown {
+  return row[NODE_COLUMN];
 }

@@ -2,6 +2,7 @@ import { RwsplitError } from '@rwsplit/router';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
+import { requestLog } from './request-log.js';
 
 /** An error that already knows its HTTP answer. */
 export class HttpError extends Error {
@@ -91,14 +92,13 @@ export function toErrorResponse(error: unknown): ErrorResponse {
 
 /** Express error middleware: logs server-side failures with their stack, answers with `toErrorResponse`. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, req, res, next) => {
+  return (error: unknown, _req, res, next) => {
     if (res.headersSent) {
       next(error);
       return;
     }
     const answer = toErrorResponse(error);
-    const log = (req as { log?: Logger }).log ?? logger;
-    if (answer.status >= 500) log.error({ err: error }, 'request failed');
+    if (answer.status >= 500) requestLog(res, logger).error({ err: error }, 'request failed');
     res.status(answer.status).set(answer.headers).json(answer.body);
   };
 }

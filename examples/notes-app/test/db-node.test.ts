@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeName, takeNode } from '../src/db-node.js';
+import { nodeName, nodeNamer, reportHostOf } from '../src/db-node.js';
 
 const topology = [
   { name: 'db-primary', host: '127.1.2.21' },
@@ -22,10 +22,27 @@ describe('nodeName', () => {
   });
 });
 
-describe('takeNode', () => {
-  it('removes the node column from the row', () => {
-    const row: Record<string, unknown> = { id: 1, _node: '127.1.2.22' };
-    expect(takeNode(row)).toBe('127.1.2.22');
-    expect(row).toEqual({ id: 1 });
+describe('nodeNamer', () => {
+  it('names hosts like nodeName, asking the topology once per host', () => {
+    let snapshots = 0;
+    const nameOf = nodeNamer(() => {
+      snapshots += 1;
+      return topology;
+    });
+    expect([nameOf('127.1.2.22'), nameOf('127.1.2.22'), nameOf('10.0.0.9'), nameOf('10.0.0.9')]).toEqual([
+      'db-replica-1',
+      'db-replica-1',
+      '10.0.0.9',
+      '10.0.0.9',
+    ]);
+    expect(nameOf(null)).toBeUndefined();
+    expect(nameOf('')).toBeUndefined();
+    expect(snapshots).toBe(2);
+  });
+});
+
+describe('reportHostOf', () => {
+  it('reads the node column of a row', () => {
+    expect(reportHostOf({ id: 1, _node: '127.1.2.22' })).toBe('127.1.2.22');
   });
 });
