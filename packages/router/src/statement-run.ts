@@ -177,7 +177,12 @@ export class StatementRun implements Expirable {
       return;
     }
     // The hot path, synchronous up to the driver call: a plain route and an idle connection at hand.
-    if (spec.scope === undefined || this.route.target === 'primary') {
+    const scope = spec.scope;
+    const plain =
+      scope === undefined ||
+      this.route.target === 'primary' ||
+      (scope.requirement === undefined && !scope.readsNeedPrimary);
+    if (plain) {
       let node: NodePool;
       try {
         node = this.chooseNode(exclude);
