@@ -389,16 +389,7 @@ export class StatementRun implements Expirable {
   }
 
   private succeed(node: NodePool, result: ResultTuple): void {
-    const { spec } = this;
-    this.engine.telemetry.endStatement(
-      spec.span,
-      spec.startedAt,
-      node,
-      spec.classification.operation,
-      spec.sql,
-      this.route,
-      undefined,
-    );
+    this.end(node, undefined);
     this.resolve(result);
   }
 
@@ -407,17 +398,23 @@ export class StatementRun implements Expirable {
       this.refuse(error);
       return;
     }
+    this.end(node, error);
+    this.reject(error);
+  }
+
+  /** The statement's span and metrics, with the node and route it ended on. */
+  private end(node: NodePool, error: unknown): void {
     const { spec } = this;
+    const { operation } = spec.classification;
     this.engine.telemetry.endStatement(
       spec.span,
       spec.startedAt,
       node,
-      spec.classification.operation,
+      operation,
       spec.sql,
       this.route,
       error,
     );
-    this.reject(error);
   }
 
   /** No node was ever chosen (no primary, no replica under `whenNoReplica: 'error'`). */
