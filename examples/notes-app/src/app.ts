@@ -4,7 +4,6 @@ import { rwsplitMiddleware } from '@rwsplit/router/express';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { LagHistory } from './dashboard/lag-history.js';
-import { nodeNamer } from './db-node.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { AppMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
@@ -76,7 +75,7 @@ export function createApp({
     }),
   );
   app.use('/api', jsonBodies(bodyLimit), rwsplitMiddleware(db));
-  app.use('/api/notes', notesRouter({ nodeOf: nodeNamer(() => db.topology()) }));
+  app.use('/api/notes', notesRouter());
 
   // Internal only: Nginx answers 404 for this path, so scrapes reach the app's own address only. Matched
   // exactly: Express's default routing ignores case and a trailing slash, and `/METRICS/` must not

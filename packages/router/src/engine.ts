@@ -24,7 +24,7 @@ import {
   sqlOf,
   timeoutOf,
 } from './statement.js';
-import { StatementRun, type StatementSpec } from './statement-run.js';
+import { type NodeObserver, StatementRun, type StatementSpec } from './statement-run.js';
 import { Telemetry } from './telemetry.js';
 import { TimeoutQueue } from './timeout-queue.js';
 import { type NodeStatus, TopologyMonitor } from './topology/monitor.js';
@@ -226,6 +226,7 @@ export class Engine {
     options: StatementOptions | undefined,
     allowSessionState: boolean,
     scope: ReadYourWrites | undefined,
+    observer?: NodeObserver,
   ): Promise<ResultTuple> {
     if (this.closing !== undefined) return Promise.reject(new RouterClosedError());
     if (!this.monitorStarted) void this.startMonitor();
@@ -267,6 +268,7 @@ export class Engine {
       attemptMs,
       scope: active(scope),
       lease: undefined,
+      observer,
     });
   }
 
@@ -281,6 +283,7 @@ export class Engine {
     parent: Context | undefined,
     options: StatementOptions | undefined,
     scope: ReadYourWrites | undefined,
+    observer?: NodeObserver,
   ): Promise<ResultTuple> {
     const startedAt = performance.now();
     const span = this.telemetry.startStatement(classification.operation, parent);
@@ -306,6 +309,7 @@ export class Engine {
       attemptMs: budgetMs,
       scope: active(scope),
       lease,
+      observer,
     });
   }
 

@@ -57,6 +57,8 @@ export class Session {
   /** A `session.transaction()` is running on the pinned connection. */
   private inTransaction = false;
   private readonly state = new TransactionState();
+  /** @internal Set by the statement pipeline: the node that answered the last statement. */
+  served: string | undefined = undefined;
 
   /**
    * @internal Sessions come from `db.session()` and `db.getConnection()`. `scope` carries the session's
@@ -85,6 +87,15 @@ export class Session {
   /** The node the session is pinned to, if it is. */
   get node(): string | undefined {
     return this.lease?.node.name;
+  }
+
+  /**
+   * The node that answered this session's last successful statement (its configured name), so an app
+   * can say where a request's data came from without asking the server (`@@report_host`). Undefined
+   * before the first.
+   */
+  get lastNode(): string | undefined {
+    return this.served;
   }
 
   query<T extends QueryResult = QueryResult>(
@@ -194,7 +205,7 @@ export class Session {
       }
       const classification = this.engine.classify(sql);
       if (!classification.sessionState)
-        return this.engine.run(kind, statement, values, options, true, this.scope);
+        return this.engine.run(kind, statement, values, options, true, this.scope, this);
     }
     return this.runPinned(kind, statement, values, options);
   }
@@ -228,6 +239,7 @@ export class Session {
         undefined,
         options,
         this.scope,
+        this,
       );
       this.state.apply(classification);
       if (classification.transaction === 'end-and-disconnect') lease.connection.broken = true;

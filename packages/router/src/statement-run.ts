@@ -37,6 +37,13 @@ export interface StatementSpec {
   readonly scope: ReadYourWrites | undefined;
   /** The connection a pinned session or transaction holds: the statement runs there, never elsewhere. */
   readonly lease: Lease | undefined;
+  /** Told the name of the node that answered (a session's `lastNode`). */
+  readonly observer: NodeObserver | undefined;
+}
+
+/** Wants to know which node answered a statement. */
+export interface NodeObserver {
+  served: string | undefined;
 }
 
 /**
@@ -389,6 +396,8 @@ export class StatementRun implements Expirable {
   }
 
   private succeed(node: NodePool, result: ResultTuple): void {
+    const observer = this.spec.observer;
+    if (observer !== undefined) observer.served = node.name;
     this.end(node, undefined);
     this.resolve(result);
   }

@@ -144,6 +144,24 @@ describe('session()', () => {
   });
 });
 
+describe('session.lastNode', () => {
+  it('names the node that answered the last statement, pinned or not', async () => {
+    const r = make();
+    const session = r.router.session();
+    expect(session.lastNode).toBeUndefined();
+    await session.query('SELECT 1');
+    expect(session.lastNode).toBe('replica-1');
+    await session.execute('INSERT INTO t VALUES (1)');
+    expect(session.lastNode).toBe('primary');
+    await session.query('SELECT 2');
+    expect(session.lastNode).toBe('replica-1');
+    await session.query('SET @x := 1');
+    await session.query('SELECT @x');
+    expect(session.lastNode).toBe('primary');
+    await session.end();
+  });
+});
+
 describe('getConnection()', () => {
   it('is a session pinned to the primary from the start', async () => {
     const r = make();
