@@ -1,4 +1,5 @@
 import type { DriverConnection } from './driver.js';
+import { TIMED_OUT, withinMs } from './within.js';
 
 /**
  * One node's connection for administrative statements (KILL QUERY of a statement past its deadline).
@@ -17,7 +18,6 @@ export class ControlConnection {
 
   /** Runs `sql`; true if the server answered in time. Never throws. */
   async run(sql: string, values: readonly unknown[]): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
     try {
       if (this.connection === undefined) {
         const opening: Promise<DriverConnection> = this.connect().then((connection) => {
@@ -32,18 +32,12 @@ export class ControlConnection {
         this.connection = opening;
       }
       const connection = await this.connection;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(reject, this.boundMs, new Error('control statement timed out'));
-        timer.unref();
-      });
-      await Promise.race([connection.query(sql, values), timeout]);
-      return true;
+      if ((await withinMs(connection.query(sql, values), this.boundMs)) !== TIMED_OUT) return true;
     } catch {
-      this.close();
-      return false;
-    } finally {
-      clearTimeout(timer);
+      // Failed: closed below, reopened by the next run.
     }
+    this.close();
+    return false;
   }
 
   /** Closes it (a later `run` opens a new one). */

@@ -28,6 +28,7 @@ import { type NodeObserver, StatementRun, type StatementSpec } from './statement
 import { Telemetry } from './telemetry.js';
 import { TimeoutQueue } from './timeout-queue.js';
 import { type NodeStatus, TopologyMonitor } from './topology/monitor.js';
+import { TIMED_OUT, withinMs } from './within.js';
 
 const CACHE_ENTRIES = 1_000;
 const CACHE_MAX_SQL = 4_096;
@@ -352,20 +353,9 @@ export class Engine {
     }
     // A reset also drops the connection's GTID tracking.
     this.commits.forget(connection.connection);
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<never>((_, reject) => {
-      timer = setTimeout(reject, this.config.pool.connectTimeoutMs, new Error('reset timed out'));
-      timer.unref();
-    });
-    return Promise.race([resetConnection.call(connection.connection), bound]).then(
-      () => {
-        clearTimeout(timer);
-        node.release(connection);
-      },
-      () => {
-        clearTimeout(timer);
-        node.discard(connection);
-      },
+    return withinMs(resetConnection.call(connection.connection), this.config.pool.connectTimeoutMs).then(
+      (outcome) => (outcome === TIMED_OUT ? node.discard(connection) : node.release(connection)),
+      () => node.discard(connection),
     );
   }
 

@@ -8,6 +8,7 @@ import { AcquireTimeoutError, RouterClosedError } from './errors.js';
 import { DeadlinePassed, NodeUnavailable } from './node-failure.js';
 import type { ResolvedPoolConfig } from './pool-config.js';
 import { type Expirable, TimeoutQueue } from './timeout-queue.js';
+import { TIMED_OUT, within, withinMs } from './within.js';
 
 /** The role a node was configured with; the monitor may find another (failover). */
 export type NodeRole = 'primary' | 'replica';
@@ -322,12 +323,7 @@ export class NodePool {
     this.controlConnection.close();
     this.returnIdle();
     const drained = this.pool.drain();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(resolve, graceMs, true);
-    });
-    const timedOut = await Promise.race([drained.then(() => false), late]);
-    clearTimeout(timer);
+    const timedOut = (await withinMs(drained, graceMs)) === TIMED_OUT;
     let forced = 0;
     if (timedOut) {
       for (const waiter of this.handoffs.splice(0)) waiter?.fail(new RouterClosedError());
@@ -452,18 +448,11 @@ export class NodePool {
   }
 
   private async ping(resource: PooledConnection, deadline: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const ms = Math.max(0, Math.min(this.config.pool.pingTimeoutMs, deadline - performance.now()));
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(reject, ms, new Error('ping timed out'));
-    });
+    const bound = Math.min(performance.now() + this.config.pool.pingTimeoutMs, deadline);
     try {
-      await Promise.race([resource.connection.ping(), timeout]);
-      return true;
+      return (await within(resource.connection.ping(), bound)) !== TIMED_OUT;
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -521,16 +510,11 @@ export class NodePool {
       return;
     }
     // A polite COM_QUIT when the connection is healthy, bounded so a hung server cannot stall close().
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, 1_000);
-    });
     try {
-      await Promise.race([connection.end(), bound]);
+      await withinMs(connection.end(), 1_000);
     } catch {
       // Already closed: nothing to do.
     } finally {
-      clearTimeout(timer);
       connection.destroy();
     }
   }

@@ -2,8 +2,9 @@
 export const TIMED_OUT: unique symbol = Symbol('timed out');
 
 /**
- * `work`'s result, or `TIMED_OUT` once `deadline` (a `performance.now()` time) passes first; `work` is
- * not cancelled (the caller abandons what it ran on). For the slow paths only: it arms a timer.
+ * `work`'s result (or its rejection), or `TIMED_OUT` once `deadline` (a `performance.now()` time) passes
+ * first; `work` is not cancelled (the caller abandons what it ran on). The one bound on a promise in the
+ * router, for the slow paths only: it arms a timer, unref'd (what is bounded waits on a socket).
  */
 export async function within<T>(work: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
   let timer: NodeJS.Timeout | undefined;
@@ -16,4 +17,9 @@ export async function within<T>(work: Promise<T>, deadline: number): Promise<T |
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `within`, `ms` from now. */
+export function withinMs<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  return within(work, performance.now() + ms);
 }

@@ -8,6 +8,7 @@ import type {
   ReplicaState,
 } from '../dialect/dialect.js';
 import type { DriverConnection } from '../driver.js';
+import { TIMED_OUT, withinMs } from '../within.js';
 import { catchUpTarget, catchUpWaitMs, caughtUpWithin, type NodeProbe, replicaProbe } from './caught-up.js';
 import { discoverPrimary, type PrimaryDecision } from './discovery.js';
 import { nextRotation, type OutOfRotationReason, type RotationState } from './rotation.js';
@@ -450,15 +451,9 @@ function settleOnce<T>(): { promise: Promise<T>; settle: (value: T) => void } {
 
 /** `work`, or a `ProbeTimeout` after `ms` (the work itself is not cancelled). */
 async function within<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const outcome = await withinMs(work, ms);
+  if (outcome === TIMED_OUT) throw new ProbeTimeout(`no answer within ${ms} ms`);
+  return outcome;
 }
 
 async function run<T>(connection: DriverConnection, probe: Probe<T>): Promise<T> {
