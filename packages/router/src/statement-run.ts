@@ -104,19 +104,8 @@ export class StatementRun implements Expirable {
   /** The deadline of the current attempt passed (called by the engine's deadline queue). */
   expire(): void {
     this.pending = false;
-    this.attempt++;
-    const { node, pooled, sent } = this;
-    if (node !== undefined && pooled !== undefined) this.abandon(node, pooled);
-    if (this.succeeded !== undefined) {
-      // The write is done; only learning its position took too long. The session reads from the primary.
-      this.spec.scope?.lostTrack();
-      this.succeed(node as NodePool, this.succeeded);
-      return;
-    }
-    if (sent && !this.isRead) {
-      this.fail(node, this.outcomeUnknown(node, 'deadline passed'));
-      return;
-    }
+    const { node, pooled } = this;
+    if (this.giveUp('deadline passed')) return;
     // A held connection was just destroyed with its statement: whatever the session or transaction held
     // on it is gone, so running this again alone would not be the same.
     const timeout = new StatementTimeoutError(node?.name ?? '', this.spec.budgetMs, undefined, {
@@ -129,17 +118,29 @@ export class StatementRun implements Expirable {
   abort(): void {
     if (!this.pending) return;
     this.done();
+    if (!this.giveUp('connection lost')) this.fail(this.node, new RouterClosedError());
+  }
+
+  /**
+   * Stops waiting for the current attempt: its connection is abandoned, and the statement settles if what
+   * it did is known: a write that already succeeded (only its position was still being learned: the
+   * session reads from the primary now), or a write that was sent and never answered (outcome unknown).
+   * False when it changed nothing, and the caller decides (retry, time out, closed).
+   */
+  private giveUp(why: 'deadline passed' | 'connection lost'): boolean {
     this.attempt++;
     const { node, pooled, sent } = this;
     if (node !== undefined && pooled !== undefined) this.abandon(node, pooled);
     if (this.succeeded !== undefined) {
       this.spec.scope?.lostTrack();
       this.succeed(node as NodePool, this.succeeded);
-    } else if (sent && !this.isRead) {
-      this.fail(node, this.outcomeUnknown(node, 'connection lost'));
-    } else {
-      this.fail(node, new RouterClosedError());
+      return true;
     }
+    if (sent && !this.isRead) {
+      this.fail(node, this.outcomeUnknown(node, why));
+      return true;
+    }
+    return false;
   }
 
   /**

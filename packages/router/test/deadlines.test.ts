@@ -1,16 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, StatementTimeoutError, WriteOutcomeUnknownError } from '../src/index.js';
-import { type Rig, rig } from './setup.js';
+import { rigPerTest, until } from './setup.js';
 
-let current: Rig | undefined;
-function make(options: Parameters<typeof rig>[0] = {}): Rig {
-  current = rig(options);
-  return current;
-}
-afterEach(async () => {
-  await current?.router.close();
-  current = undefined;
-});
+const make = rigPerTest();
 
 async function timedRejection(promise: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
   const started = performance.now();
@@ -20,14 +12,6 @@ async function timedRejection(promise: Promise<unknown>): Promise<{ error: unkno
     return { error, ms: performance.now() - started };
   }
   throw new Error('expected the promise to reject');
-}
-
-async function until(check: () => boolean, ms = 1_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('read deadlines', () => {
@@ -52,8 +36,8 @@ describe('read deadlines', () => {
   });
 
   it('retries on the primary when the only replica stalls', async () => {
-    const { router, primary } = make({ timeouts: { readMs: 30 } });
-    current?.replicas[0]?.hangNext(/SELECT/);
+    const { router, primary, replicas } = make({ timeouts: { readMs: 30 } });
+    replicas[0]!.hangNext(/SELECT/);
     const [rows] = await router.query('SELECT 1');
     expect(rows).toEqual([{ server: 'p' }]);
     expect(primary.sqls).toEqual(['SELECT 1']);

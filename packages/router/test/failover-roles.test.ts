@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PrimaryUnavailableError, ReplicaUnavailableError } from '../src/index.js';
 import { MARIADB_REPLICA_RUNNING } from './dialect-fixtures.js';
 import type { FakeServer } from './fake-driver.js';
-import { type Rig, rig } from './setup.js';
+import { type Rig, rig, until } from './setup.js';
 
 /**
  * What the monitor sees of a fake server: its role and, for a replica, running replication threads.
@@ -28,13 +28,7 @@ afterEach(async () => {
   current = undefined;
 });
 
-async function until(check: () => boolean): Promise<void> {
-  const end = performance.now() + 2_000;
-  while (!check()) {
-    if (performance.now() > end) throw new Error('the monitor did not see the failover in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const SEEN_IN_TIME = 'the monitor did not see the failover in time';
 
 /** A primary `p` and a replica `r1`, then a failover: r1 is promoted, p demoted to a replica. */
 async function failedOver(): Promise<Rig> {
@@ -52,10 +46,14 @@ async function failedOver(): Promise<Rig> {
   primaryRole.readOnly = true;
   replicaRole.readOnly = false;
   const router = current.router;
-  await until(() => {
-    const nodes = router.topology();
-    return nodes[1]?.role === 'primary' && nodes[0]?.role === 'replica' && nodes[0].inRotation;
-  });
+  await until(
+    () => {
+      const nodes = router.topology();
+      return nodes[1]?.role === 'primary' && nodes[0]?.role === 'replica' && nodes[0].inRotation;
+    },
+    2_000,
+    SEEN_IN_TIME,
+  );
   return current;
 }
 
@@ -92,7 +90,7 @@ describe('errors after a failover name the role the statement routed to, not the
     answerAs(current.replicas[0]!, replicaRole);
     await current.router.ready();
     const router = current.router;
-    await until(() => router.topology()[0]?.inRotation === true);
+    await until(() => router.topology()[0]?.inRotation === true, 2_000, SEEN_IN_TIME);
     current.primary.refuse = true;
     const error = await router.query('SELECT 1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReplicaUnavailableError);

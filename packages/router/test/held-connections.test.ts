@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { QueryResult } from 'mysql2/promise';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ControlConnection } from '../src/control-connection.js';
 import type { DriverConnection } from '../src/driver.js';
 import {
@@ -13,20 +13,12 @@ import {
   WriteOutcomeUnknownError,
 } from '../src/index.js';
 import { driverError } from './fake-driver.js';
-import { type Rig, rig } from './setup.js';
+import { type Rig, rigPerTest } from './setup.js';
 
 // Sessions, transactions and leases around connections that stall, break or are released early: every
 // wait bounded, no connection with two users, no session going on without the state it lost.
 
-let current: Rig | undefined;
-function make(options: Parameters<typeof rig>[0] = {}): Rig {
-  current = rig(options);
-  return current;
-}
-afterEach(async () => {
-  await current?.router.close();
-  current = undefined;
-});
+const make = rigPerTest();
 
 const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
 const PENDING = Symbol('pending');

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   HintRefusedError,
   InvalidArgumentError,
@@ -11,17 +11,9 @@ import {
   WriteOutcomeUnknownError,
 } from '../src/index.js';
 import { driverError } from './fake-driver.js';
-import { type Rig, rig } from './setup.js';
+import { rigPerTest } from './setup.js';
 
-let current: Rig | undefined;
-function make(options: Parameters<typeof rig>[0] = {}): Rig {
-  current = rig(options);
-  return current;
-}
-afterEach(async () => {
-  await current?.router.close();
-  current = undefined;
-});
+const make = rigPerTest();
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {

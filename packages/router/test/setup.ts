@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { createRouter, type Router, type RouterConfig } from '../src/index.js';
 import { FakeDriver, type FakeServer } from './fake-driver.js';
 
@@ -32,4 +33,33 @@ export function rig(options: Partial<RouterConfig> & { replicaCount?: number } =
     primary: driver.server('p'),
     replicas: replicas.map((r) => driver.server(r.host)),
   };
+}
+
+/**
+ * For a test file whose tests each make one rig: `const make = rigPerTest();` then `make(options)` in a
+ * test; the rig's router is closed after each test.
+ */
+export function rigPerTest(): (options?: Parameters<typeof rig>[0]) => Rig {
+  let current: Rig | undefined;
+  afterEach(async () => {
+    await current?.router.close();
+    current = undefined;
+  });
+  return (options = {}) => {
+    current = rig(options);
+    return current;
+  };
+}
+
+/** Polls `check` every 5 ms until it holds; fails with `what` after `ms`. */
+export async function until(
+  check: () => boolean,
+  ms = 1_000,
+  what = 'condition not met in time',
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > end) throw new Error(what);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
