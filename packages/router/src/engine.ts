@@ -359,12 +359,21 @@ export class Engine {
     );
   }
 
-  /** Cancels, best effort, the statement a connection being abandoned is still running on its server. */
-  cancel(node: NodePool, pooled: PooledConnection): void {
+  /**
+   * Gives up on a connection whose statement will not be waited for: it is never reused (destroyed now
+   * if it is the pool's own, marked broken if a session, transaction or placement still holds it and
+   * gives it back later), its socket is closed, and the statement is cancelled on the server, best
+   * effort (KILL QUERY over the node's control connection).
+   */
+  abandon(node: NodePool, pooled: PooledConnection, held: boolean): void {
+    if (held) pooled.broken = true;
+    else node.discard(pooled);
     const threadId = pooled.connection.threadId;
-    if (typeof threadId !== 'number') return;
-    const { sql, values } = cancelStatement(threadId);
-    void node.control(sql, values);
+    if (typeof threadId === 'number') {
+      const { sql, values } = cancelStatement(threadId);
+      void node.control(sql, values);
+    }
+    pooled.connection.destroy();
   }
 
   /**

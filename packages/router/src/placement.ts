@@ -77,9 +77,7 @@ export async function placeRead(
       engine.telemetry.recordConsistencyWait('failed');
       if (attempt === run.current) {
         // Still running on that connection: it cannot be reused, and the server should stop the wait.
-        pooled.broken = true;
-        engine.cancel(replica, pooled);
-        pooled.connection.destroy();
+        engine.abandon(replica, pooled, true);
       }
     } else {
       reached = outcome === 'reached';

@@ -384,10 +384,7 @@ export class StatementRun implements Expirable {
   /** Destroys a connection whose statement will not be waited for, and cancels that statement on the server. */
   private abandon(node: NodePool, pooled: PooledConnection): void {
     this.pooled = undefined;
-    if (this.spec.lease !== undefined) pooled.broken = true;
-    else node.discard(pooled);
-    this.engine.cancel(node, pooled);
-    pooled.connection.destroy();
+    this.engine.abandon(node, pooled, this.spec.lease !== undefined);
   }
 
   private giveBack(node: NodePool, pooled: PooledConnection): void {

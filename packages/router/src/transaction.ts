@@ -336,9 +336,7 @@ async function recordCommit(engine: Engine, lease: Lease, committed: ResultTuple
   const outcome = await within(recording, performance.now() + engine.config.timeouts.writeMs);
   if (outcome === TIMED_OUT) {
     scope.lostTrack();
-    connection.broken = true;
-    engine.cancel(lease.node, connection);
-    connection.connection.destroy();
+    engine.abandon(lease.node, connection, true);
   } else if (outcome) {
     connection.broken = true;
   }
