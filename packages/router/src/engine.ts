@@ -70,7 +70,7 @@ export class Engine {
   private readonly selector: ReadSelector;
   private readonly candidates: readonly SelectableNode[];
   private readonly byName = new Map<string, NodePool>();
-  private readonly classifications = new Map<string, Classification>();
+  private readonly classifications = new Map<string, Classified>();
   private connectedDialect: Dialect | undefined;
   private monitorStarted = false;
   private closing: Promise<CloseReport> | undefined;
@@ -176,9 +176,21 @@ export class Engine {
 
   /** `classify`, memoised: the same SQL text always classifies the same, and ORMs repeat their texts. */
   classify(sql: string): Classification {
+    return this.classified(sql).classification;
+  }
+
+  /** The memoised classification and the route it gives a call without options. */
+  private classified(sql: string): Classified {
     let found = this.classifications.get(sql);
     if (found === undefined) {
-      found = classify(sql);
+      const classification = classify(sql);
+      let plainRoute: Route | undefined;
+      try {
+        plainRoute = decideRoute(classification, classification.hint, 'hint');
+      } catch {
+        // A refused hint: `route()` throws it again for each call.
+      }
+      found = { classification, plainRoute };
       if (sql.length <= CACHE_MAX_SQL) {
         if (this.classifications.size >= CACHE_ENTRIES) {
           const oldest = this.classifications.keys().next();
@@ -237,7 +249,7 @@ export class Engine {
     } catch (error) {
       return Promise.reject(error);
     }
-    const classification = this.classify(sql);
+    const { classification, plainRoute } = this.classified(sql);
     const startedAt = performance.now();
     const span = this.telemetry.startStatement(classification.operation, undefined);
     let route: Route;
@@ -246,8 +258,12 @@ export class Engine {
       if (!allowSessionState && classification.sessionState) {
         throw new SessionStateError(classification.operation);
       }
-      route = this.route(statement, options, classification);
-      timeoutMs = timeoutOf(statement, options);
+      if (options === undefined && plainRoute !== undefined && typeof statement === 'string') {
+        route = plainRoute;
+      } else {
+        route = this.route(statement, options, classification);
+        timeoutMs = timeoutOf(statement, options);
+      }
     } catch (error) {
       this.telemetry.refuseStatement(span, classification.operation, sql, error);
       return Promise.reject(error);
@@ -413,6 +429,13 @@ export class Engine {
     }
     return this.closing;
   }
+}
+
+/** A memoised classification, with the route of a statement given as plain text and no options. */
+interface Classified {
+  readonly classification: Classification;
+  /** Undefined when the statement's own hint is refused (the route throws then). */
+  readonly plainRoute: Route | undefined;
 }
 
 /** The scope a statement must honour: none for `eventual`, which asks for nothing. */

@@ -17,6 +17,14 @@ import type { Route } from './route.js';
 import type { ResultTuple, Statement, StatementKind } from './statement.js';
 import type { Expirable } from './timeout-queue.js';
 
+let capturedResolve: (result: ResultTuple) => void = () => {};
+let capturedReject: (error: unknown) => void = () => {};
+/** A promise executor that only hands its settle functions over (runs synchronously in `new Promise`). */
+function captureSettlers(resolve: (result: ResultTuple) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /** What a run needs to know about its statement, fixed for all its attempts. */
 export interface StatementSpec {
   readonly kind: StatementKind;
@@ -94,11 +102,12 @@ export class StatementRun implements Expirable {
 
   /** Runs the statement; settles exactly once. */
   start(): Promise<ResultTuple> {
-    return new Promise<ResultTuple>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-      this.run(undefined, this.spec.startedAt);
-    });
+    // A shared executor instead of a closure per statement: it leaves the settle functions behind.
+    const promise = new Promise<ResultTuple>(captureSettlers);
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
+    this.run(undefined, this.spec.startedAt);
+    return promise;
   }
 
   /** The deadline of the current attempt passed (called by the engine's deadline queue). */
@@ -199,7 +208,7 @@ export class StatementRun implements Expirable {
         return;
       }
       this.node = node;
-      const pooled = node.takeIdle();
+      const pooled = node.takeIdle(now);
       if (pooled !== undefined) {
         this.pooled = pooled;
         void this.send(attempt, node, pooled);
@@ -389,8 +398,9 @@ export class StatementRun implements Expirable {
 
   private giveBack(node: NodePool, pooled: PooledConnection): void {
     this.pooled = undefined;
-    // A pinned connection stays with its session or transaction; only the pool's own go back.
-    if (this.spec.lease === undefined) node.release(pooled);
+    // A pinned connection stays with its session or transaction; only the pool's own go back, stamped
+    // with the statement's start rather than another clock reading.
+    if (this.spec.lease === undefined) node.release(pooled, this.spec.startedAt);
   }
 
   private succeed(node: NodePool, result: ResultTuple): void {

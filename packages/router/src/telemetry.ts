@@ -3,11 +3,14 @@ import {
   type Context,
   type Counter,
   context,
+  createNoopMeter,
   type Histogram,
   type Meter,
   metrics,
+  type ObservableCounter,
   type ObservableResult,
   type ObservableUpDownCounter,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -24,11 +27,21 @@ import type { TopologyChange } from './topology/monitor.js';
  * OpenTelemetry through the API package only, with the current database semantic conventions.
  *
  * Cost without an SDK: the API's no-op tracer hands out one `NonRecordingSpan` per statement and
- * nothing else happens: attributes are only built when `span.isRecording()`, and metric attribute
- * sets are cached per node and operation, so the no-op instruments get no fresh objects either.
+ * nothing else happens: attributes are only built when `span.isRecording()`, and with the API's no-op
+ * meter (no MeterProvider given, none registered when the router was made) no metric is recorded at all.
+ * With an SDK, metric attribute sets are cached per node and operation, and routing decisions are
+ * counted here in plain numbers and reported when the SDK collects: an SDK hashes the attributes of
+ * every point recorded, which would cost a statement microseconds.
  */
 
 const SCOPE = '@rwsplit/router';
+/**
+ * The API's own no-op provider: what the global tracer provider delegates to until an SDK registers
+ * (a fresh proxy has no delegate, so it hands out that shared one).
+ */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+/** Every statement's span while no SDK is registered: records nothing, carries no context (nothing is a child of a statement). */
+const NOT_TRACED = new ProxyTracerProvider().getTracer(SCOPE).startSpan('rwsplit.statement');
 const CLIENT = { kind: SpanKind.CLIENT } as const;
 const INTERNAL = { kind: SpanKind.INTERNAL } as const;
 // Semantic conventions' recommended boundaries for db.client.operation.duration.
@@ -62,9 +75,15 @@ export function errorType(error: unknown): string {
 
 export class Telemetry {
   private readonly tracer: Tracer;
+  /** The global provider when none was configured: an SDK may register on it at any time. */
+  private readonly globalTracerProvider: ProxyTracerProvider | undefined;
   private readonly meter: Meter;
   private readonly duration: Histogram;
-  private readonly decisions: Counter;
+  private readonly decisions: ObservableCounter;
+  /** Whether a real meter records anything: false with the API's no-op meter. */
+  private readonly metered: boolean;
+  /** Statements routed, by route: interned routes are their own key, fallbacks (rare) by their attributes. */
+  private readonly decisionCounts = new Map<Route | string, { count: number; attributes: Attributes }>();
   private readonly connectionCount: ObservableUpDownCounter;
   private readonly topologyChanges: Counter;
   private readonly consistencyWaits: Counter;
@@ -74,15 +93,23 @@ export class Telemetry {
   private readonly systemFixed: boolean;
   /** node → operation → attributes of successful statements. */
   private durationAttributes = new Map<NodePool, Map<string, Attributes>>();
-  private readonly decisionAttributes = new Map<Route, Attributes>();
   private readonly observe = (result: ObservableResult) => this.observeConnections(result);
+  private readonly observeDecisions = (result: ObservableResult) => {
+    for (const { count, attributes } of this.decisionCounts.values()) result.observe(count, attributes);
+  };
 
   constructor(
     config: ResolvedConfig,
     private readonly nodes: readonly NodePool[],
   ) {
-    this.tracer = (config.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
+    const globalProvider = trace.getTracerProvider();
+    this.globalTracerProvider =
+      config.tracerProvider === undefined && globalProvider instanceof ProxyTracerProvider
+        ? globalProvider
+        : undefined;
+    this.tracer = (config.tracerProvider ?? globalProvider).getTracer(SCOPE);
     this.meter = (config.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
+    this.metered = this.meter !== createNoopMeter();
     this.system = config.dbSystem ?? 'mysql';
     this.systemFixed = config.dbSystem !== undefined;
     this.namespace = typeof config.connection.database === 'string' ? config.connection.database : undefined;
@@ -92,10 +119,11 @@ export class Telemetry {
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     });
-    this.decisions = this.meter.createCounter('rwsplit.routing.decisions', {
+    this.decisions = this.meter.createObservableCounter('rwsplit.routing.decisions', {
       description: 'Statements routed, by target and reason.',
       unit: '{statement}',
     });
+    this.decisions.addCallback(this.observeDecisions);
     this.connectionCount = this.meter.createObservableUpDownCounter('db.client.connection.count', {
       description: 'Connections per node pool, by state.',
       unit: '{connection}',
@@ -149,6 +177,9 @@ export class Telemetry {
 
   /** A CLIENT span for one statement; finish it with `endStatement`. */
   startStatement(operation: string, parent: Context | undefined): Span {
+    // No SDK registered (yet): the no-op tracer would hand out a fresh non-recording span; one shared
+    // span does the same job without the allocation and the context lookup.
+    if (this.globalTracerProvider?.getDelegate() === NOOP_TRACER_PROVIDER) return NOT_TRACED;
     return this.tracer.startSpan(operation || this.system, CLIENT, parent);
   }
 
@@ -171,9 +202,10 @@ export class Telemetry {
       if (error !== undefined) this.markError(span, error);
     }
     span.end();
+    if (!this.metered) return;
     const seconds = (performance.now() - startedAt) / 1000;
     this.duration.record(seconds, this.metricAttributes(node, operation, error));
-    this.decisions.add(1, this.decisionAttributesFor(route));
+    this.countDecision(route);
   }
 
   /** Records a statement refused before it reached any node (bad hint, session state, closed router). */
@@ -272,21 +304,17 @@ export class Telemetry {
     return attributes;
   }
 
-  private decisionAttributesFor(route: Route): Attributes {
-    if (route.fallback !== undefined) {
-      return {
-        'rwsplit.target': route.target,
-        'rwsplit.reason': route.reason,
-        'rwsplit.fallback': route.fallback,
-      };
-    }
+  private countDecision(route: Route): void {
     // Routes without a fallback are interned, so the route itself is the key.
-    let attributes = this.decisionAttributes.get(route);
-    if (attributes === undefined) {
-      attributes = { 'rwsplit.target': route.target, 'rwsplit.reason': route.reason };
-      this.decisionAttributes.set(route, attributes);
+    const key = route.fallback === undefined ? route : `${route.target}\0${route.reason}\0${route.fallback}`;
+    const counted = this.decisionCounts.get(key);
+    if (counted !== undefined) {
+      counted.count++;
+      return;
     }
-    return attributes;
+    const attributes: Attributes = { 'rwsplit.target': route.target, 'rwsplit.reason': route.reason };
+    if (route.fallback !== undefined) attributes['rwsplit.fallback'] = route.fallback;
+    this.decisionCounts.set(key, { count: 1, attributes });
   }
 
   private observeConnections(result: ObservableResult): void {
