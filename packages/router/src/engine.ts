@@ -250,7 +250,8 @@ export class Engine {
       return Promise.reject(error);
     }
     const { classification, plainRoute } = this.classified(sql);
-    const startedAt = performance.now();
+    // Only the duration metric needs the start now; else the deadline queue stamps it.
+    const startedAt = this.telemetry.metered ? performance.now() : Number.NaN;
     const span = this.telemetry.startStatement(classification.operation, undefined);
     let route: Route;
     let timeoutMs: number | undefined;
@@ -302,7 +303,7 @@ export class Engine {
     scope: ReadYourWrites | undefined,
     observer?: NodeObserver,
   ): Promise<ResultTuple> {
-    const startedAt = performance.now();
+    const startedAt = this.telemetry.metered ? performance.now() : Number.NaN;
     const span = this.telemetry.startStatement(classification.operation, parent);
     let timeoutMs: number | undefined;
     try {

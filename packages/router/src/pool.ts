@@ -7,7 +7,7 @@ import type { Driver, DriverConnection, DriverConnectOptions } from './driver.js
 import { AcquireTimeoutError, RouterClosedError } from './errors.js';
 import { DeadlinePassed, NodeUnavailable } from './node-failure.js';
 import type { ResolvedPoolConfig } from './pool-config.js';
-import { type Expirable, TimeoutQueue } from './timeout-queue.js';
+import { COARSE_CLOCK_SLACK_MS, type Expirable, TimeoutQueue } from './timeout-queue.js';
 import { TIMED_OUT, within, withinMs } from './within.js';
 
 /** The role a node was configured with; the monitor may find another (failover). */
@@ -167,13 +167,17 @@ export class NodePool {
   /**
    * A connection ready to use at once, without a promise, or undefined: then `checkout()`. Only what
    * needs no check: the breaker closed and the connection used recently enough to skip the ping. `now` is
-   * the caller's `performance.now()`.
+   * the caller's `performance.now()`, possibly a coarse one (up to `COARSE_CLOCK_SLACK_MS` behind): a
+   * connection that close to `validateAfterIdleMs` is judged on a fresh reading.
    */
   takeIdle(now: number): PooledConnection | undefined {
     const stack = this.idleStack;
     if (stack.length === 0 || this.breaker.retryAt !== 0) return undefined;
     const top = stack[stack.length - 1]!;
-    if (top.broken || now - top.lastUsedAt > this.config.pool.validateAfterIdleMs) return undefined;
+    if (top.broken) return undefined;
+    const limit = this.config.pool.validateAfterIdleMs;
+    if (now - top.lastUsedAt + COARSE_CLOCK_SLACK_MS > limit && performance.now() - top.lastUsedAt >= limit)
+      return undefined;
     stack.pop();
     top.idle = false;
     return top;
@@ -229,7 +233,7 @@ export class NodePool {
   usable(resource: Resource): PooledConnection | undefined {
     if (resource instanceof FailedConnect || resource.broken) return undefined;
     const validateAfterIdleMs = this.config.pool.validateAfterIdleMs;
-    return performance.now() - resource.lastUsedAt <= validateAfterIdleMs ? resource : undefined;
+    return performance.now() - resource.lastUsedAt < validateAfterIdleMs ? resource : undefined;
   }
 
   /** Handles what `usable` turned down: reports a failed connect, replaces broken or stale connections. */

@@ -35,9 +35,12 @@ export interface StatementSpec {
   /** Where the statement asked to go; a fallback may change it. */
   readonly route: Route;
   readonly span: Span;
-  /** `performance.now()` when the statement arrived. */
+  /**
+   * `performance.now()` when the statement arrived, read only where something needs it (the duration
+   * metric); else NaN, and the deadline queue stamps the start (`TimeoutQueue.addAfter`).
+   */
   readonly startedAt: number;
-  /** The whole budget, retry included (ms from `startedAt`). */
+  /** The whole budget, retry included (ms from the start). */
   readonly budgetMs: number;
   /** One attempt's bound (ms); the budget still caps it. */
   readonly attemptMs: number;
@@ -76,6 +79,7 @@ export class StatementRun implements Expirable {
   queuePrev: Expirable | undefined = undefined;
   queueNext: Expirable | undefined = undefined;
   queued = false;
+  unstampedMs: number | undefined = undefined;
   private attempt = 0;
   private route: Route;
   private node: NodePool | undefined;
@@ -88,7 +92,8 @@ export class StatementRun implements Expirable {
   firstFailure: unknown;
   /** A write's result while its commit position is being recorded: it already succeeded. */
   private succeeded: ResultTuple | undefined;
-  private readonly budgetEnd: number;
+  /** When the whole budget runs out (`performance.now()` clock); NaN until the start is known. */
+  private budgetEnd: number;
   private resolve!: (result: ResultTuple) => void;
   private reject!: (error: unknown) => void;
 
@@ -97,7 +102,7 @@ export class StatementRun implements Expirable {
     private readonly spec: StatementSpec,
   ) {
     this.route = spec.route;
-    this.budgetEnd = spec.startedAt + spec.budgetMs;
+    this.budgetEnd = spec.startedAt + spec.budgetMs; // NaN while the start is unknown
   }
 
   /** Runs the statement; settles exactly once. */
@@ -106,8 +111,24 @@ export class StatementRun implements Expirable {
     const promise = new Promise<ResultTuple>(captureSettlers);
     this.resolve = capturedResolve;
     this.reject = capturedReject;
-    this.run(undefined, this.spec.startedAt);
+    const startedAt = this.spec.startedAt;
+    this.run(undefined, Number.isNaN(startedAt) ? undefined : startedAt);
     return promise;
+  }
+
+  /** The deadline queue stamped the first attempt's start (`now`): the budget starts there too. */
+  stamped(now: number, attemptMs: number): number {
+    if (Number.isNaN(this.budgetEnd)) this.budgetEnd = now + this.spec.budgetMs;
+    return Math.min(this.budgetEnd, now + attemptMs);
+  }
+
+  /** The attempt's deadline now, reading the clock if the queue has not stamped it yet. */
+  private deadlineNow(): number {
+    if (this.queued === true && Number.isFinite(this.deadline)) return this.deadline;
+    const now = performance.now();
+    const deadline = this.stamped(now, this.spec.attemptMs);
+    this.engine.deadlines.addAt(this, deadline);
+    return deadline;
   }
 
   /** The deadline of the current attempt passed (called by the engine's deadline queue). */
@@ -175,16 +196,19 @@ export class StatementRun implements Expirable {
     return this.spec.classification.target === 'replica';
   }
 
-  /** One attempt: chooses a node, takes a connection, sends the statement. */
-  private run(exclude: NodePool | undefined, now = performance.now()): void {
+  /**
+   * One attempt: chooses a node, takes a connection, sends the statement. `now` is undefined for a first
+   * attempt whose start nobody read: the deadline queue stamps it.
+   */
+  private run(exclude: NodePool | undefined, now: number | undefined): void {
     const attempt = ++this.attempt;
     const { engine, spec } = this;
     this.node = undefined;
     this.pooled = undefined;
     this.sent = false;
-    const deadline = Math.min(this.budgetEnd, now + spec.attemptMs);
     this.pending = true;
-    engine.deadlines.addAt(this, deadline);
+    if (now === undefined) engine.deadlines.addAfter(this, spec.attemptMs);
+    else engine.deadlines.addAt(this, this.stamped(now, spec.attemptMs));
     const lease = spec.lease;
     if (lease !== undefined) {
       this.node = lease.node;
@@ -208,14 +232,14 @@ export class StatementRun implements Expirable {
         return;
       }
       this.node = node;
-      const pooled = node.takeIdle(now);
+      const pooled = node.takeIdle(now ?? engine.deadlines.coarseNow());
       if (pooled !== undefined) {
         this.pooled = pooled;
         void this.send(attempt, node, pooled);
         return;
       }
     }
-    void this.placeAndSend(attempt, exclude, deadline);
+    void this.placeAndSend(attempt, exclude, this.deadlineNow());
   }
 
   /** The primary, or a replica by the selector (the primary when none is left and reads may go there). */
@@ -382,11 +406,15 @@ export class StatementRun implements Expirable {
     const { spec, engine } = this;
     if (!this.isRead || spec.lease !== undefined || this.failed !== undefined || node === undefined)
       return false;
-    if (this.route.target !== 'replica' || performance.now() >= this.budgetEnd) return false;
+    if (this.route.target !== 'replica') return false;
+    // Failed before its start was stamped: it began within a tick, call it now.
+    const now = performance.now();
+    if (Number.isNaN(this.budgetEnd)) this.budgetEnd = now + spec.budgetMs;
+    if (now >= this.budgetEnd) return false;
     this.failed = node;
     this.firstFailure = error;
     engine.telemetry.recordRetry(spec.span, node, error);
-    this.run(node);
+    this.run(node, now);
     return true;
   }
 
@@ -399,8 +427,8 @@ export class StatementRun implements Expirable {
   private giveBack(node: NodePool, pooled: PooledConnection): void {
     this.pooled = undefined;
     // A pinned connection stays with its session or transaction; only the pool's own go back, stamped
-    // with the statement's start rather than another clock reading.
-    if (this.spec.lease === undefined) node.release(pooled, this.spec.startedAt);
+    // with the deadline queue's coarse clock rather than another reading.
+    if (this.spec.lease === undefined) node.release(pooled, this.engine.deadlines.coarseNow());
   }
 
   private succeed(node: NodePool, result: ResultTuple): void {

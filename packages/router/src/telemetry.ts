@@ -80,8 +80,8 @@ export class Telemetry {
   private readonly meter: Meter;
   private readonly duration: Histogram;
   private readonly decisions: ObservableCounter;
-  /** Whether a real meter records anything: false with the API's no-op meter. */
-  private readonly metered: boolean;
+  /** Whether a real meter records anything: false with the API's no-op meter (then no statement reads the clock for it). */
+  readonly metered: boolean;
   /** Statements routed, by route: interned routes are their own key, fallbacks (rare) by their attributes. */
   private readonly decisionCounts = new Map<Route | string, { count: number; attributes: Attributes }>();
   private readonly connectionCount: ObservableUpDownCounter;
