@@ -6,12 +6,20 @@ import type { ResolvedCircuitBreakerConfig } from './circuit-breaker-config.js';
  * passed, attempts go through again (half-open): one success closes it, one failure reopens it with
  * the next, longer back-off. Time is passed in, so tests need no clock.
  */
+/** How many of a set of breakers are open or half-open: lets read selection skip the clock while none is. */
+export class BreakerCount {
+  tripped = 0;
+}
+
 export class CircuitBreaker {
   private failures = 0;
   private openUntil = 0;
   private lastFailure: unknown;
 
-  constructor(private readonly config: ResolvedCircuitBreakerConfig) {}
+  constructor(
+    private readonly config: ResolvedCircuitBreakerConfig,
+    private readonly count: BreakerCount = new BreakerCount(),
+  ) {}
 
   /** True while the node should be skipped. */
   isOpen(now: number): boolean {
@@ -34,6 +42,7 @@ export class CircuitBreaker {
   }
 
   recordSuccess(): void {
+    if (this.openUntil !== 0) this.count.tripped--;
     this.failures = 0;
     this.openUntil = 0;
     this.lastFailure = undefined;
@@ -45,6 +54,7 @@ export class CircuitBreaker {
     const { failureThreshold, backoffMs, maxBackoffMs } = this.config;
     if (this.failures < failureThreshold) return;
     const doublings = Math.min(this.failures - failureThreshold, 30);
+    if (this.openUntil === 0) this.count.tripped++;
     this.openUntil = now + Math.min(backoffMs * 2 ** doublings, maxBackoffMs);
   }
 }

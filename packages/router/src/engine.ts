@@ -1,4 +1,5 @@
 import type { Context } from '@opentelemetry/api';
+import { BreakerCount } from './circuit-breaker.js';
 import type { Classification } from './classify/classification.js';
 import { classify } from './classify/index.js';
 import { CommitTracker } from './consistency/commit-tracker.js';
@@ -12,7 +13,7 @@ import {
 } from './errors.js';
 import { LeaseTaker } from './lease-taker.js';
 import { NodePool, type PooledConnection } from './pool.js';
-import { type ReadSelector, readCandidates, type SelectableNode } from './read-selector.js';
+import { ReadCandidate, type ReadSelector } from './read-selector.js';
 import type { ResolvedConfig } from './resolve-config.js';
 import { decideRoute, type Route } from './route.js';
 import {
@@ -67,8 +68,10 @@ export class Engine {
   readonly deadlines = new TimeoutQueue(0, () => performance.now());
   /** Positions that session writes produced. */
   readonly commits: CommitTracker;
+  /** How many nodes' breakers are tripped (read selection needs the clock only then). */
+  private readonly breakers = new BreakerCount();
   private readonly selector: ReadSelector;
-  private readonly candidates: readonly SelectableNode[];
+  private readonly candidates: readonly ReadCandidate[];
   private readonly byName = new Map<string, NodePool>();
   private readonly classifications = new Map<string, Classified>();
   private connectedDialect: Dialect | undefined;
@@ -81,11 +84,14 @@ export class Engine {
       this.telemetry.detectSystem(version);
       if (version !== undefined) this.connectedDialect ??= config.detectDialect(version);
     };
-    this.configuredPrimary = new NodePool(config.primary, 'primary', config, onConnected);
-    this.replicas = config.replicas.map((node) => new NodePool(node, 'replica', config, onConnected));
+    const breakers = this.breakers;
+    this.configuredPrimary = new NodePool(config.primary, 'primary', config, onConnected, breakers);
+    this.replicas = config.replicas.map(
+      (node) => new NodePool(node, 'replica', config, onConnected, breakers),
+    );
     this.nodes = [this.configuredPrimary, ...this.replicas];
     for (const node of this.nodes) this.byName.set(node.name, node);
-    this.candidates = readCandidates(this.nodes, (node) => this.readable(node));
+    this.candidates = this.nodes.map((node) => new ReadCandidate(node, node.role === 'replica'));
     this.selector = config.readSelector();
     this.telemetry = new Telemetry(config, this.nodes);
     this.commits = new CommitTracker(() => this.dialect());
@@ -122,6 +128,9 @@ export class Engine {
         }),
       logger: config.logger,
       onChange: (change) => this.telemetry.recordTopologyChange(change),
+      onRotation: (inRotation) => {
+        for (const candidate of this.candidates) candidate.readable = inRotation.has(candidate.name);
+      },
       detectDialect: config.detectDialect,
     });
   }
@@ -205,8 +214,7 @@ export class Engine {
   /** The replica for the next read, by the configured selector among those in rotation, skipping `exclude`. */
   pickReplica(exclude?: NodePool): NodePool | undefined {
     // The clock only matters while some breaker is open; skip reading it otherwise.
-    let now = 0;
-    for (const node of this.nodes) if (node.breaker.retryAt !== 0) now = Date.now();
+    const now = this.breakers.tripped === 0 ? 0 : Date.now();
     return this.selector.select(this.candidates, now, exclude)?.node;
   }
 

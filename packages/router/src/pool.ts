@@ -1,5 +1,5 @@
 import genericPool from 'generic-pool';
-import { CircuitBreaker } from './circuit-breaker.js';
+import { BreakerCount, CircuitBreaker } from './circuit-breaker.js';
 import type { ResolvedCircuitBreakerConfig } from './circuit-breaker-config.js';
 import { describeFailure } from './connection-failure.js';
 import { ControlConnection } from './control-connection.js';
@@ -112,13 +112,15 @@ export class NodePool {
     readonly role: NodeRole,
     private readonly config: NodePoolSettings,
     private readonly onConnected?: (connection: DriverConnection, driver: Driver) => void,
+    /** Shared by a router's nodes: how many of their breakers are tripped. */
+    breakers: BreakerCount = new BreakerCount(),
   ) {
     this.name = node.name;
     this.host = node.host;
     this.port = node.port;
     this.weight = node.weight;
     this.acquireTimeoutMs = config.pool.acquireTimeoutMs;
-    this.breaker = new CircuitBreaker(config.circuitBreaker);
+    this.breaker = new CircuitBreaker(config.circuitBreaker, breakers);
     this.waits = new TimeoutQueue(config.pool.acquireTimeoutMs);
     this.controlConnection = new ControlConnection(
       () => this.connectWithin(config.pool.connectTimeoutMs),

@@ -96,18 +96,27 @@ export function readSelectorFor(option: ReadSelectorName | ReadSelector): () => 
   return () => option;
 }
 
-/** Every node as a read candidate: `readable` is the monitor's rotation (or the configured role). */
-export function readCandidates(
-  nodes: readonly NodePool[],
-  readable: (node: NodePool) => boolean,
-): SelectableNode[] {
-  return nodes.map((node) => ({
-    node,
-    name: node.name,
-    weight: node.weight,
-    get outstanding() {
-      return node.outstanding;
-    },
-    isAvailable: (now: number) => readable(node) && node.isAvailable(now),
-  }));
+/**
+ * A node as the router offers it to a selector. `readable` (in rotation per the monitor, or a configured
+ * replica without one) is a field the router updates when the rotation changes, so a read asks no monitor.
+ */
+export class ReadCandidate implements SelectableNode {
+  readonly name: string;
+  readonly weight: number;
+
+  constructor(
+    readonly node: NodePool,
+    public readable: boolean,
+  ) {
+    this.name = node.name;
+    this.weight = node.weight;
+  }
+
+  get outstanding(): number {
+    return this.node.outstanding;
+  }
+
+  isAvailable(now: number): boolean {
+    return this.readable && this.node.isAvailable(now);
+  }
 }

@@ -1,9 +1,27 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CircuitBreaker } from '../src/circuit-breaker.js';
+import { BreakerCount, CircuitBreaker } from '../src/circuit-breaker.js';
 import { type Rig, rig } from './setup.js';
 
 describe('CircuitBreaker', () => {
   const config = { failureThreshold: 3, backoffMs: 100, maxBackoffMs: 350 };
+
+  it('counts the breakers of a set that are tripped (open or half-open), once each', () => {
+    const count = new BreakerCount();
+    const a = new CircuitBreaker(config, count);
+    const b = new CircuitBreaker(config, count);
+    for (let i = 0; i < 5; i++) a.recordFailure(i, new Error('down'));
+    expect(count.tripped).toBe(1);
+    for (let i = 0; i < 3; i++) b.recordFailure(i, new Error('down'));
+    expect(count.tripped).toBe(2);
+    // Half-open after the back-off: still tripped until a connect succeeds.
+    expect(a.isOpen(10_000)).toBe(false);
+    expect(count.tripped).toBe(2);
+    a.recordSuccess();
+    a.recordSuccess();
+    expect(count.tripped).toBe(1);
+    b.recordSuccess();
+    expect(count.tripped).toBe(0);
+  });
 
   it('stays closed below the failure threshold', () => {
     const breaker = new CircuitBreaker(config);

@@ -47,6 +47,8 @@ export interface MonitorConfig {
   readonly connect: (node: MonitoredNode) => Promise<DriverConnection>;
   readonly logger: TopologyLogger;
   readonly onChange: (change: TopologyChange) => void;
+  /** Told the replicas in rotation each time they are recomputed (at creation and after every round). */
+  readonly onRotation?: (inRotation: ReadonlySet<string>) => void;
   /** The dialect for the first node's version string (the router's `dialect` option). */
   readonly detectDialect: (serverVersion: string) => Dialect;
 }
@@ -158,6 +160,7 @@ export class TopologyMonitor {
       if (good) readable.add(name);
     }
     this.readable = readable;
+    this.config.onRotation?.(readable);
   }
 
   /** The GTID position the node had applied at its last probe. */
