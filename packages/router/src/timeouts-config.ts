@@ -5,6 +5,10 @@ import { bag, integer, rejectUnknown } from './options/validate.js';
  * Deadlines, so that no statement waits on a stalled server for ever (a SIGSTOPped replica, a network
  * path that drops packets). A statement's clock starts when it is called and covers waiting for a
  * connection as well as running. Per call, `{ timeoutMs }` replaces the budget.
+ *
+ * Precision: a deadline is never early, and at most a tenth of it (10 ms at most) plus the event loop's
+ * delay late: the router stamps the start of a statement on a shared tick instead of reading the clock
+ * for each one (see `TimeoutQueue.addAfter`).
  */
 export interface TimeoutsConfig {
   /**
