@@ -23,6 +23,10 @@ const RUNNING: ReplicaState = {
   sourceHost: '127.0.0.1',
   sourcePort: 3306,
   lastError: '',
+  ioState: 'Yes',
+  ioErrno: 0,
+  sqlErrno: 0,
+  receivedGtids: '',
 };
 
 const PRIMARY = { position: position('0-1-100'), positionAskedAt: 1_000 };
@@ -141,6 +145,10 @@ describe('replicaProbe with a caught-up bound', () => {
         sourceHost: '127.0.0.1',
         sourcePort: 3306,
         lastError: '',
+        ioState: 'Yes',
+        ioErrno: 0,
+        sqlErrno: 0,
+        receivedGtids: '',
       },
     });
     expect(replicaProbe(stopped, undefined, 0)).toMatchObject({ replicating: false, lagMs: 190 });
@@ -156,6 +164,10 @@ describe('replicaProbe with a caught-up bound', () => {
         sourceHost: '127.0.0.1',
         sourcePort: 3306,
         lastError: '',
+        ioState: 'Yes',
+        ioErrno: 0,
+        sqlErrno: 0,
+        receivedGtids: '',
       },
     });
     expect(replicaProbe(unknown, undefined, undefined)).toMatchObject({ lagMs: null });

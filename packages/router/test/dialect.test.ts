@@ -59,6 +59,10 @@ describe('replica status', () => {
         sourceHost: '127.185.76.21',
         sourcePort: 3306,
         lastError: '',
+        ioState: 'Yes',
+        ioErrno: 0,
+        sqlErrno: 0,
+        receivedGtids: '0-1-15',
       },
     });
   });
@@ -77,6 +81,7 @@ describe('replica status', () => {
       value: { ioRunning: false, sqlRunning: true, secondsBehind: null },
     });
     expect(state.ok && state.value?.lastError).toMatch(/Connection refused/);
+    expect(state).toMatchObject({ value: { ioState: 'Connecting', ioErrno: 2003 } });
   });
 
   it('reads a delayed replica as running and behind', () => {
@@ -96,6 +101,10 @@ describe('replica status', () => {
         sourceHost: '10.0.0.21',
         sourcePort: 3306,
         lastError: '',
+        ioState: 'Yes',
+        ioErrno: 0,
+        sqlErrno: 0,
+        receivedGtids: '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42',
       },
     });
     expect(parseReplicaStatus([MYSQL_57_SLAVE_RUNNING])).toMatchObject({

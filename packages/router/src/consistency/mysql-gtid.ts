@@ -115,6 +115,29 @@ function intervalsContain(have: readonly GtidInterval[], need: readonly GtidInte
   return true;
 }
 
+/** The transactions of `a` that `b` lacks (`GTID_SUBTRACT(a, b)`): empty when `b` contains `a`. */
+export function subtract(a: MySqlGtidSet, b: MySqlGtidSet): MySqlGtidSet {
+  const out: { uuid: string; tag: string; intervals: GtidInterval[] }[] = [];
+  for (const entry of a) {
+    const other = b.find((e) => compareEntries(e, entry) === 0);
+    let left: GtidInterval[] = [...entry.intervals];
+    for (const cut of other?.intervals ?? []) {
+      const next: GtidInterval[] = [];
+      for (const range of left) {
+        if (cut.end < range.start || cut.start > range.end) {
+          next.push(range);
+          continue;
+        }
+        if (cut.start > range.start) next.push({ start: range.start, end: cut.start - 1n });
+        if (cut.end < range.end) next.push({ start: cut.end + 1n, end: range.end });
+      }
+      left = next;
+    }
+    if (left.length > 0) out.push({ uuid: entry.uuid, tag: entry.tag, intervals: left });
+  }
+  return build(out);
+}
+
 /** Every transaction of either set. */
 export function union(a: MySqlGtidSet, b: MySqlGtidSet): MySqlGtidSet {
   if (a.length === 0) return b;

@@ -41,6 +41,17 @@ export interface ReplicaState {
   readonly sourcePort: number;
   /** The IO and SQL threads' last errors joined by `; `, or `''`. */
   readonly lastError: string;
+  /** The IO (receiver) thread's state as the server says it: `Yes`, `Connecting`, `No`, `Preparing`. */
+  readonly ioState: string;
+  /** The IO thread's last error number (2003: cannot connect, 1236: the source cannot serve the position ...), 0 for none. */
+  readonly ioErrno: number;
+  /** The SQL (applier) thread's last error number, 0 for none. */
+  readonly sqlErrno: number;
+  /**
+   * What the IO thread has received, applied or not, as the server prints it: MariaDB's `Gtid_IO_Pos`,
+   * MySQL's `Retrieved_Gtid_Set`; `''` when the column is absent or empty.
+   */
+  readonly receivedGtids: string;
 }
 
 /** How a wait for a position ended: applied within the budget, or not (read from the primary). */

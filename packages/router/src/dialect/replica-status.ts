@@ -43,6 +43,10 @@ export function parseReplicaStatus(result: unknown): ParseResult<ReplicaState | 
       sourceHost: asText(column(row, 'Source_Host', 'Master_Host')) ?? '',
       sourcePort,
       lastError: errors.join('; '),
+      ioState: asText(column(row, 'Replica_IO_Running', 'Slave_IO_Running')) ?? '',
+      ioErrno: asNumber(column(row, 'Last_IO_Errno')) ?? 0,
+      sqlErrno: asNumber(column(row, 'Last_SQL_Errno')) ?? 0,
+      receivedGtids: asText(column(row, 'Gtid_IO_Pos', 'Retrieved_Gtid_Set')) ?? '',
     }),
   );
 }
