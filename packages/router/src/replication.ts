@@ -37,5 +37,5 @@ export {
 export { MariaDbDialect } from './dialect/mariadb-dialect.js';
 export { MySqlDialect } from './dialect/mysql-dialect.js';
 export { parseReplicaStatus } from './dialect/replica-status.js';
-export { asNumber, asText, column, type Row, rowsOf } from './dialect/row-values.js';
-export { parseServerVersion, type ServerVersion } from './dialect/server-version.js';
+export { asBoolean, asNumber, asText, column, type Row, rowsOf } from './dialect/row-values.js';
+export { atLeast, parseServerVersion, type ServerVersion } from './dialect/server-version.js';

@@ -1,0 +1,38 @@
+import {
+  asBoolean,
+  asNumber,
+  type ParseResult,
+  type Probe,
+  type Row,
+  rowsOf,
+  type Statement,
+} from '@rwsplit/router/replication';
+
+/** A frozen statement. */
+export function statement(sql: string, values: readonly unknown[] = []): Statement {
+  return Object.freeze({ sql, values: Object.freeze([...values]) });
+}
+
+/** A frozen probe whose reader gets the whole `query` result. */
+export function probe<T>(
+  sql: string,
+  values: readonly unknown[],
+  parse: (result: unknown) => ParseResult<T>,
+): Probe<T> {
+  return Object.freeze({ sql, values: Object.freeze([...values]), parse });
+}
+
+/** The first row of a `query` result, or undefined. */
+export function firstRow(result: unknown): Row | undefined {
+  return rowsOf(result)?.[0];
+}
+
+/** A server flag (`ON`/`OFF`, `1`/`0`, `YES`/`NO`) as a boolean; absent or anything else is false. */
+export function flag(value: unknown): boolean {
+  return asBoolean(value) ?? false;
+}
+
+/** A numeric column (ids, counters, a function's result) from a number, bigint or numeric string. */
+export function count(value: unknown): number | undefined {
+  return asNumber(value);
+}

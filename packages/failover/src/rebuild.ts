@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import type { NodeConfig } from './config.js';
+import type { FailoverDialect } from './dialect/failover-dialect.js';
+import { FailoverError } from './errors.js';
+import type { NodeLink } from './node-link.js';
+
+export interface RebuildPlan {
+  /** Where the copy comes from (the primary). */
+  readonly source: Required<NodeConfig>;
+  readonly target: Required<NodeConfig>;
+  readonly user: string;
+  readonly password: string;
+  readonly dumpCommand: string;
+  readonly clientCommand: string;
+}
+
+/** The server's own schemas, never dropped. */
+const SYSTEM_SCHEMAS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys']);
+
+/**
+ * Replaces everything `target` has with a consistent copy of `source`: its own databases are dropped,
+ * its binlog and replication state reset, and the source's dump (with the GTID position it was taken at)
+ * is loaded without writing to the target's binlog. Afterwards the target can follow the source from
+ * exactly that position. The dump streams from one program into the other: nothing lands on disk.
+ */
+export async function rebuildNode(
+  dialect: FailoverDialect,
+  link: NodeLink,
+  plan: RebuildPlan,
+): Promise<{ dumpAndLoadMs: number; droppedDatabases: string[] }> {
+  const commands = dialect.rebuild;
+  if (commands === undefined) {
+    throw new FailoverError(
+      'FAILOVER_UNSUPPORTED',
+      `rebuilding a ${dialect.flavor} node is not supported here; re-create it from a clone (MySQL: the CLONE plugin), then rejoin it`,
+    );
+  }
+  await link.runAll(commands.beforeLoad, 30_000);
+  const rows = (await link.run({ sql: 'SHOW DATABASES', values: [] })) as Record<string, unknown>[];
+  const dropped: string[] = [];
+  for (const row of rows) {
+    const name = String(Object.values(row)[0] ?? '');
+    if (name === '' || SYSTEM_SCHEMAS.has(name)) continue;
+    await link.run({ sql: `DROP DATABASE \`${name.replace(/`/g, '``')}\``, values: [] }, 30_000);
+    dropped.push(name);
+  }
+  const started = Date.now();
+  await pipe(
+    plan.dumpCommand,
+    [...connectionArgs(plan.source, plan.user), ...commands.dumpArgs],
+    plan.clientCommand,
+    [...connectionArgs(plan.target, plan.user), `--init-command=${commands.loadInitCommand}`],
+    plan.password,
+  );
+  return { dumpAndLoadMs: Date.now() - started, droppedDatabases: dropped };
+}
+
+function connectionArgs(node: Required<NodeConfig>, user: string): string[] {
+  return [`--host=${node.host}`, `--port=${node.port}`, `--user=${user}`, '--protocol=TCP'];
+}
+
+/** Runs `dump | load`; the password goes through the environment, never the command line. */
+function pipe(
+  dump: string,
+  dumpArgs: string[],
+  load: string,
+  loadArgs: string[],
+  password: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, MYSQL_PWD: password };
+    const producer = spawn(dump, dumpArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const consumer = spawn(load, loadArgs, { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    const errors: string[] = [];
+    producer.stderr.on('data', (chunk: Buffer) => errors.push(`${dump}: ${chunk.toString()}`));
+    consumer.stderr.on('data', (chunk: Buffer) => errors.push(`${load}: ${chunk.toString()}`));
+    producer.stdout.pipe(consumer.stdin);
+    let pending = 2;
+    let failed: Error | undefined;
+    const done = (name: string) => (code: number | null, signal: NodeJS.Signals | null) => {
+      if (code !== 0 && failed === undefined)
+        failed = new Error(`${name} ended with ${signal ?? `exit ${code}`}`);
+      if (--pending > 0) return;
+      if (failed === undefined) resolve();
+      else
+        reject(
+          new FailoverError(
+            'FAILOVER_STEP_FAILED',
+            `rebuild failed: ${failed.message}: ${errors.join('').trim().slice(0, 2_000)}`,
+            { cause: failed },
+          ),
+        );
+    };
+    const spawnFailed = (name: string) => (error: Error) => {
+      reject(
+        new FailoverError('FAILOVER_STEP_FAILED', `rebuild needs ${name}: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    };
+    producer.on('error', spawnFailed(dump));
+    consumer.on('error', spawnFailed(load));
+    producer.on('close', done(dump));
+    consumer.on('close', done(load));
+  });
+}
