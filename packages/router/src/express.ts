@@ -11,7 +11,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConsistencyMode } from './consistency/consistency-config.js';
 import { InvalidArgumentError } from './errors.js';
-import type { Router, SessionOptions } from './router.js';
+import type { Router } from './router.js';
 import type { Session } from './session.js';
 
 export interface RwsplitMiddlewareOptions {
@@ -94,10 +94,11 @@ function isSecure(req: IncomingMessage): boolean {
   return firstHeader(req.headers['x-forwarded-proto'])?.split(',')[0]?.trim() === 'https';
 }
 
-function appendSetCookie(res: ServerResponse, cookie: string): void {
+/** Sets the token cookie, replacing the one an earlier write of the same request set; keeps other cookies. */
+function setTokenCookie(res: ServerResponse, name: string, cookie: string): void {
   const existing = res.getHeader('set-cookie');
   const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-  res.setHeader('set-cookie', [...list, cookie]);
+  res.setHeader('set-cookie', [...list.filter((c) => !c.startsWith(`${name}=`)), cookie]);
 }
 
 /** The options with their defaults, resolved once per middleware. */
@@ -105,13 +106,14 @@ interface Settings {
   readonly cookieName: string;
   readonly headerName: string;
   readonly cookieAttributes: string;
-  /** What `db.session()` gets when the request brought no token. */
-  readonly sessionOptions: SessionOptions;
+  /** The session's consistency when overridden. */
+  readonly consistency: ConsistencyMode | undefined;
 }
 
 /**
- * Sends the session's token if the request changed it. Runs just before the headers go out: every
- * response path goes through `writeHead`, and headers set after it are lost.
+ * Sends the session's token if the request changed it. Runs after each write of the session, which comes
+ * before the handler answers: a token that changes once the response has started cannot go out (headers
+ * are sent), and the client's next read then gets only what its cookie already held.
  */
 function sendToken(
   settings: Settings,
@@ -124,8 +126,9 @@ function sendToken(
   if (token === undefined || token === incoming || res.headersSent) return;
   res.setHeader(settings.headerName, token);
   const secure = isSecure(req) ? '; Secure' : '';
-  appendSetCookie(
+  setTokenCookie(
     res,
+    settings.cookieName,
     `${settings.cookieName}=${encodeURIComponent(token)}${settings.cookieAttributes}${secure}`,
   );
 }
@@ -143,26 +146,23 @@ export function rwsplitMiddleware(
     cookieName: options.cookieName ?? 'rwsplit_ct',
     headerName: (options.headerName ?? 'x-consistency-token').toLowerCase(),
     cookieAttributes: `; Path=${options.path ?? '/'}; Max-Age=${options.maxAgeSeconds ?? 300}; HttpOnly; SameSite=Lax`,
-    sessionOptions: options.consistency === undefined ? {} : { consistency: options.consistency },
+    consistency: options.consistency,
   };
-  const { cookieName, headerName, sessionOptions } = settings;
+  const { cookieName, headerName, consistency } = settings;
   const scoped = options.currentSession === true;
   if (scoped) scopeInUse = true;
 
   return (req, res, next) => {
     const incoming = firstHeader(req.headers[headerName]) ?? readCookie(req.headers.cookie, cookieName);
-    const session = db.session(
-      incoming === undefined ? sessionOptions : { ...sessionOptions, token: incoming },
-    );
+    // The token goes out as soon as a write changes it (no hook on the response: a property added to
+    // Express's per-request objects costs microseconds on Node 20). Per-request closures stay anonymous:
+    // a named one costs a defineProperty per request where the code runs through esbuild's keepNames (tsx).
+    const session: Session = db.session({
+      token: incoming,
+      consistency,
+      onTokenChange: () => sendToken(settings, req, res, session, incoming),
+    });
     (req as IncomingMessage & Partial<RwsplitRequest>).db = session;
-
-    // Per-request closures stay anonymous: a named one (`const release = () => ...`) costs a
-    // defineProperty per request where the code runs through esbuild's keepNames (tsx).
-    const writeHead = res.writeHead;
-    res.writeHead = (...args: unknown[]) => {
-      sendToken(settings, req, res, session, incoming);
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
-    };
     // A response emits 'close' once, whether it finished or its connection went away first.
     res.on('close', () => session.release());
     if (scoped) requestScope.run(session, next);

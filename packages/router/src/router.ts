@@ -20,7 +20,13 @@ export interface SessionOptions {
    */
   readonly token?: string | undefined;
   /** Overrides the router's consistency for this session. */
-  readonly consistency?: ConsistencyMode;
+  readonly consistency?: ConsistencyMode | undefined;
+  /**
+   * Called each time a write of the session changed its token (read it with `session.token()`), right
+   * after the write: where the token must go out in a response header, it can be set then, before the
+   * response starts, with no hook on the response itself.
+   */
+  readonly onTokenChange?: (() => void) | undefined;
 }
 
 /** A node's pool, as `router.pools()` reports it. */
@@ -106,7 +112,10 @@ export class Router implements Queryable {
   /** A new session (see `Session`): routes like the router until a statement with session state pins it. */
   session(options: SessionOptions = {}): Session {
     const { mode, codec } = this.config.consistency;
-    return new Session(this.engine, new ReadYourWrites(options.consistency ?? mode, codec, options.token));
+    return new Session(
+      this.engine,
+      new ReadYourWrites(options.consistency ?? mode, codec, options.token, options.onTokenChange),
+    );
   }
 
   /**

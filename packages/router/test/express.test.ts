@@ -80,6 +80,31 @@ describe('rwsplitMiddleware', () => {
     expect(tokens).toEqual([undefined, token, token]);
   });
 
+  it('sets the token once per request however many writes, keeping the cookies the app set', async () => {
+    const url = await serve({}, async (req, res) => {
+      res.setHeader('set-cookie', ['theme=dark; Path=/']);
+      await req.db.execute('INSERT INTO t VALUES (1)');
+      await req.db.execute('INSERT INTO t VALUES (2)');
+      res.end('ok');
+    });
+    const response = await fetch(url, { method: 'POST' });
+    const cookies = response.headers.getSetCookie();
+    expect(cookies.filter((c) => c.startsWith('theme='))).toHaveLength(1);
+    expect(cookies.filter((c) => c.startsWith('rwsplit_ct='))).toHaveLength(1);
+  });
+
+  it('hooks nothing on the response object (no per-request property on it)', async () => {
+    let own: string[] = [];
+    const url = await serve({}, async (req, res) => {
+      own = Object.keys(res).filter((key) => key === 'writeHead' || key === 'end');
+      await req.db.execute('INSERT INTO t VALUES (1)');
+      res.end('ok');
+    });
+    const response = await fetch(url, { method: 'POST' });
+    expect(response.headers.get('x-consistency-token')).toBeTruthy();
+    expect(own).toEqual([]);
+  });
+
   it('makes currentSession() the request session only when asked to', async () => {
     const url = await serve({ currentSession: true }, async (req, res) => {
       await Promise.resolve();

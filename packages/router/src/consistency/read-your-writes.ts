@@ -19,6 +19,8 @@ export class ReadYourWrites {
     readonly mode: ConsistencyMode,
     private readonly codec: TokenCodec,
     token: string | undefined,
+    /** Told after every change of `token()`. */
+    private readonly onChange?: () => void,
   ) {
     if (token === undefined || token === '') return;
     const position = codec.decode(token);
@@ -46,11 +48,13 @@ export class ReadYourWrites {
   /** A write of this session committed at `position`. */
   recordCommit(position: GtidPosition): void {
     this.required = this.required === undefined ? position : merge(this.required, position);
+    this.onChange?.();
   }
 
   /** A write committed but its position could not be learned: only the primary is sure to have it. */
   lostTrack(): void {
     this.untrusted = true;
+    this.onChange?.();
   }
 
   /**
