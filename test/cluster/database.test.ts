@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 2 });
+  // No failover managers: this suite is about the harness's own faults, promote() by hand included.
+  cluster = await startCluster({ servers: 0, replicas: 2, failover: false });
   await cluster.primary().query('CREATE TABLE app.items (id INT PRIMARY KEY, label VARCHAR(40))');
 });
 

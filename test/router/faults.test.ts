@@ -15,7 +15,8 @@ let primaryId: number;
 let replicaId: number;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 1 });
+  // No failover managers: this suite is about what the router does with a dead primary and nobody to replace it.
+  cluster = await startCluster({ servers: 0, replicas: 1, failover: false });
   primaryId = cluster.primary().serverId;
   replicaId = cluster.replica(0).serverId;
   await cluster.primary().query('CREATE TABLE app.events (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT)');

@@ -6,7 +6,8 @@ import { ClusterError } from './errors.js';
 import type { AppSpec, Balance, LbMode } from './options.js';
 
 const USAGE = `usage: rwsplit-cluster [--servers 0|1|2] [--replicas 0-3] [--balance roundrobin|leastconn|source]
-                      [--mode active-active|active-passive] [--app "node path/to/app.js"] [--keep-state] [--json]`;
+                      [--mode active-active|active-passive] [--app "node path/to/app.js"] [--no-failover]
+                      [--no-semi-sync] [--keep-state] [--json]`;
 
 function numberFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -40,6 +41,11 @@ function printSummary(cluster: Cluster): void {
   for (const node of cluster.dbNodes) {
     lines.push(`  ${node.name.padEnd(22)}  ${node.role.padEnd(7)} mysql://${node.host}:${node.port}`);
   }
+  for (const manager of cluster.failover) {
+    lines.push(
+      `  ${manager.id.padEnd(22)}  failover ${manager.url}/status  (rwsplit-failover status --config ${manager.configFile})`,
+    );
+  }
   const { app, admin } = cluster.credentials;
   lines.push(
     `  app user                ${app.user} / ${app.password} (database ${app.database})`,
@@ -60,6 +66,8 @@ async function main(): Promise<void> {
       mode: { type: 'string' },
       app: { type: 'string' },
       'keep-state': { type: 'boolean', default: false },
+      'no-failover': { type: 'boolean', default: false },
+      'no-semi-sync': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -93,6 +101,8 @@ async function main(): Promise<void> {
     ...(values.mode === undefined ? {} : { mode: values.mode as LbMode }),
     ...(app === undefined ? {} : { app }),
     keepState: values['keep-state'],
+    ...(values['no-failover'] ? { failover: false } : {}),
+    ...(values['no-semi-sync'] ? { semiSync: false } : {}),
   });
   const up = cluster;
   if (values.json) console.log(JSON.stringify(up.endpoints()));

@@ -6,6 +6,8 @@ import { AppServerHost, type Server } from './app-server.js';
 import { findBinary } from './binaries.js';
 import { createCertificate } from './certificate.js';
 import { ClusterError } from './errors.js';
+import { type FailoverManagerHandle, FailoverManagers } from './failover-managers.js';
+import { isAhead, mostAdvanced } from './gtid-order.js';
 import { HOST_OCTETS, type HostModel, LoopbackHostModel } from './host-model.js';
 import { LoadBalancer } from './load-balancer.js';
 import { type DbNode, MariaDbNode } from './mariadb-node.js';
@@ -18,6 +20,7 @@ import {
 } from './options.js';
 import { forgetCluster, trackCluster } from './signals.js';
 import { renderTemplateText } from './templates.js';
+import { waitFor } from './wait.js';
 
 const NOTES_APP_DIR = fileURLToPath(new URL('../../../examples/notes-app/', import.meta.url));
 
@@ -90,6 +93,17 @@ export interface Cluster {
   /** The index-th node that is a replica now. */
   replica(index: number): DbNode;
   replicas(): DbNode[];
+  /** The failover managers (empty with `failover: false` or without replicas). */
+  readonly failover: readonly FailoverManagerHandle[];
+  /** The manager that leads now, waiting up to `timeoutMs` for one. Throws without managers. */
+  failoverLeader(timeoutMs?: number): Promise<FailoverManagerHandle>;
+  /**
+   * Re-reads every running node's role from the server (`read_only`, its source): after a failover
+   * manager promoted a replica, `primary()` and `replicas()` say so again.
+   */
+  refreshRoles(): Promise<void>;
+  /** Waits until a running node other than `not` is writable, and returns it (roles refreshed). */
+  waitForPrimary(options?: { readonly not?: DbNode; readonly timeoutMs?: number }): Promise<DbNode>;
   /** HAProxy's view of each server (`UP`, `DOWN`, `DRAIN` ...). Throws without servers. */
   backendStates(): Promise<{ name: string; status: string }[]>;
   endpoints(): ClusterEndpoints;
@@ -101,6 +115,7 @@ class RunningCluster implements Cluster {
   readonly dbNodes: MariaDbNode[] = [];
   readonly servers: AppServerHost[] = [];
   private loadBalancer: LoadBalancer | undefined;
+  private managers: FailoverManagers | undefined;
   private certificatePem = '';
   private stopping: Promise<void> | undefined;
   readonly credentials: ClusterCredentials;
@@ -142,13 +157,52 @@ class RunningCluster implements Cluster {
   }
 
   primary(): MariaDbNode {
-    const primary = this.dbNodes.find((node) => node.role === 'primary');
+    // After a failover a dead old primary may still be marked so until it is seen again: the running one wins.
+    const primary =
+      this.dbNodes.find((node) => node.role === 'primary' && node.running) ??
+      this.dbNodes.find((node) => node.role === 'primary');
     if (!primary) throw new ClusterError('no node is primary', 'CLUSTER_COMMAND_FAILED');
     return primary;
   }
 
   replicas(): MariaDbNode[] {
     return this.dbNodes.filter((node) => node.role === 'replica');
+  }
+
+  get failover(): readonly FailoverManagerHandle[] {
+    return this.managers?.handles ?? [];
+  }
+
+  failoverLeader(timeoutMs?: number): Promise<FailoverManagerHandle> {
+    if (this.managers === undefined) {
+      throw new ClusterError(
+        'this cluster runs no failover managers (failover: false)',
+        'CLUSTER_INVALID_OPTION',
+      );
+    }
+    return this.managers.leader(timeoutMs);
+  }
+
+  async refreshRoles(): Promise<void> {
+    await Promise.all(this.dbNodes.map((node) => node.observeRole(this.dbNodes)));
+  }
+
+  async waitForPrimary(
+    options: { readonly not?: DbNode; readonly timeoutMs?: number } = {},
+  ): Promise<DbNode> {
+    return waitFor(
+      async () => {
+        await this.refreshRoles();
+        return this.dbNodes.find(
+          (node) => node !== options.not && node.running && !node.paused && node.role === 'primary',
+        );
+      },
+      {
+        what: `a writable primary${options.not ? ` other than ${options.not.name}` : ''}`,
+        timeoutMs: options.timeoutMs ?? 30_000,
+        intervalMs: 50,
+      },
+    );
   }
 
   replica(index: number): MariaDbNode {
@@ -196,6 +250,7 @@ class RunningCluster implements Cluster {
 
   async boot(): Promise<void> {
     await this.bootDatabases();
+    await this.bootFailover();
     if (this.options.servers > 0) await this.bootServers();
   }
 
@@ -215,6 +270,8 @@ class RunningCluster implements Cluster {
           startTimeoutMs: options.startTimeoutMs,
           onPromote: (node) => this.promote(node),
           onRestarted: (node) => this.repointIfNeeded(node),
+          semiSync: options.semiSync,
+          managed: options.failover !== undefined,
         }),
       );
     }
@@ -238,6 +295,31 @@ class RunningCluster implements Cluster {
       }),
     );
     await Promise.all(this.replicas().map((replica) => replica.follow(primary, options.startTimeoutMs)));
+    // Managed nodes all start read-only; from here on the leading manager owns the flag.
+    if (options.failover !== undefined) await primary.query('SET GLOBAL read_only = OFF');
+  }
+
+  private async bootFailover(): Promise<void> {
+    const { options, hostModel } = this;
+    const failover = options.failover;
+    if (failover === undefined) return;
+    // One manager per app server host (their addresses exist whether or not the servers run).
+    const hosts = [];
+    for (let index = 0; index < failover.managers; index++) {
+      const host = hostModel.address(HOST_OCTETS.server(index));
+      hosts.push({ host, port: await hostModel.claimPort(host, 7300) });
+    }
+    this.managers = new FailoverManagers(
+      join(this.stateDir, 'failover'),
+      hosts,
+      this.dbNodes,
+      options.credentials.admin,
+      options.credentials.replication,
+      failover,
+      options.semiSync,
+      options.startTimeoutMs,
+    );
+    await this.managers.start(options.startTimeoutMs);
   }
 
   private async bootServers(): Promise<void> {
@@ -296,10 +378,37 @@ class RunningCluster implements Cluster {
     await lb.waitAllUp(options.startTimeoutMs);
   }
 
+  /**
+   * The manual fault. With failover managers: a switchover by the leading manager (the primary must be
+   * alive; a dead one is the managers' to replace). Without: the old primary (if alive) stops taking
+   * writes, `node` first catches up with the most advanced running node if it is behind (so no other
+   * replica is left ahead of it, unable to follow), then takes writes, and every running node follows it.
+   */
   private async promote(node: MariaDbNode): Promise<void> {
+    await this.refreshRoles();
     if (node.role === 'primary') return;
     if (!node.running)
       throw new ClusterError(`cannot promote ${node.name}: it is not running`, 'CLUSTER_COMMAND_FAILED');
+    if (this.managers !== undefined) {
+      const old = this.dbNodes.find((n) => n.role === 'primary' && n.running && !n.paused);
+      if (old === undefined) {
+        throw new ClusterError(
+          `cannot promote ${node.name} by hand: the primary is down and the failover managers replace it themselves`,
+          'CLUSTER_COMMAND_FAILED',
+        );
+      }
+      await (await this.managers.leader()).post('/switchover', { to: node.name });
+      await this.waitForPrimary({ not: old });
+      return;
+    }
+    const old = this.dbNodes.find((n) => n.role === 'primary');
+    const reachable = this.dbNodes.filter((n) => n.running && !n.paused);
+    if (old !== undefined && reachable.includes(old)) await old.query('SET GLOBAL read_only = ON');
+    const ahead = await mostAdvanced(reachable.filter((n) => n !== node));
+    if (ahead !== undefined && (await isAhead(ahead, node))) {
+      // Take what it lacks from the node that has the most, then stop: `node` is now as far as any.
+      await node.follow(ahead, this.options.startTimeoutMs);
+    }
     await node.becomePrimary();
     for (const other of this.dbNodes) {
       if (other === node) continue;
@@ -310,6 +419,8 @@ class RunningCluster implements Cluster {
   }
 
   private async repointIfNeeded(node: MariaDbNode): Promise<void> {
+    // With managers, a node that comes back is theirs to fence and rejoin (or keep out if it diverged).
+    if (this.managers !== undefined) return;
     const primary = this.primary();
     if (node !== primary && node.needsRepointing(primary)) await node.follow(primary);
   }
@@ -323,6 +434,8 @@ class RunningCluster implements Cluster {
   async teardown(keepState: boolean): Promise<void> {
     try {
       await this.loadBalancer?.stop();
+      // Managers first: a manager would take the databases' shutdown for a failure.
+      await this.managers?.stop();
       await Promise.all(this.servers.map((server) => server.stop()));
       await Promise.all(this.dbNodes.map((node) => node.stop()));
     } finally {

@@ -9,6 +9,7 @@ export {
   startCluster,
 } from './cluster.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';
+export type { FailoverManagerHandle } from './failover-managers.js';
 export type { HostModel } from './host-model.js';
 export { type ExitStatus, liveProcesses } from './managed-process.js';
 export type { DbNode, DbRole, ReplicationStatus } from './mariadb-node.js';
@@ -19,6 +20,8 @@ export type {
   ClusterOptions,
   ClusterPorts,
   Credentials,
+  FailoverOptions,
   LbMode,
+  SemiSyncOptions,
 } from './options.js';
 export { renderTemplate } from './templates.js';

@@ -73,6 +73,13 @@ export interface MariaDbNodeConfig {
   readonly onPromote: (node: MariaDbNode) => Promise<void>;
   /** After a restart: the cluster re-points the node if the primary changed while it was down. */
   readonly onRestarted: (node: MariaDbNode) => Promise<void>;
+  /** Semi-sync settings for my.cnf; undefined: asynchronous replication. */
+  readonly semiSync: { readonly timeoutMs: number } | undefined;
+  /**
+   * Failover managers own the roles: the node always starts read-only (the primary too: the harness
+   * makes it writable at boot, a manager after that), so a crashed primary never comes back writable.
+   */
+  readonly managed: boolean;
 }
 
 const ADMIN_TIMEOUT_MS = 5_000;
@@ -247,6 +254,28 @@ export class MariaDbNode implements DbNode {
     );
   }
 
+  /**
+   * What the server says this node is now (writable: primary; else replica, with its source), for the
+   * cluster's bookkeeping after a failover manager changed roles. False when it cannot be asked.
+   */
+  async observeRole(nodes: readonly MariaDbNode[]): Promise<boolean> {
+    if (!this.running || this.paused) return false;
+    try {
+      const [row] = await this.query('SELECT @@GLOBAL.read_only AS ro');
+      const writable = Number(row?.ro) === 0;
+      const [status] = await this.query('SHOW SLAVE STATUS');
+      this.currentRole = writable ? 'primary' : 'replica';
+      const source =
+        status === undefined ? undefined : `${String(status.Master_Host)}:${String(status.Master_Port)}`;
+      this.following = writable ? undefined : nodes.find((n) => n.endpoint === source)?.endpoint;
+      // A node that was ever primary keeps its own writes in its binlog (see follow()).
+      if (writable) this.wasPrimary = true;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Turns this node into a writable primary that replicates from nobody. */
   async becomePrimary(): Promise<void> {
     if ((await this.replicationStatus()) !== undefined) {
@@ -365,7 +394,9 @@ export class MariaDbNode implements DbNode {
         host: this.host,
         port: this.port,
         serverId: this.serverId,
-        readOnly: this.currentRole === 'replica' ? 'ON' : 'OFF',
+        readOnly: this.config.managed || this.currentRole === 'replica' ? 'ON' : 'OFF',
+        semiSync: this.config.semiSync !== undefined,
+        semiSyncTimeoutMs: this.config.semiSync?.timeoutMs ?? 0,
       },
       this.paths.config,
     );

@@ -53,6 +53,38 @@ export interface ClusterOptions {
   readonly keepState?: boolean;
   /** Bound for each process to become ready. Default 30 000 ms. */
   readonly startTimeoutMs?: number;
+  /**
+   * Semi-synchronous replication on every node (a commit waits until a replica has it), so a failover
+   * loses no acknowledged write. `true`, `false`, or the settings. Default: on when there is a replica,
+   * with a 1000 ms fall-back to asynchronous replication.
+   */
+  readonly semiSync?: boolean | SemiSyncOptions;
+  /**
+   * Automatic failover: `@rwsplit/failover` managers (one per app server host, database-only clusters
+   * included) watch the nodes and promote a replica when the primary dies. `true`, `false` (then only the
+   * manual `promote()` fault changes the primary), or settings for the managers. Default: on when there is
+   * a replica.
+   */
+  readonly failover?: boolean | FailoverOptions;
+}
+
+export interface SemiSyncOptions {
+  /** How long a commit waits for a replica's acknowledgement before the primary falls back to async. Default 1000 ms. */
+  readonly timeoutMs?: number;
+  /** `'async'` (fall back after `timeoutMs`) or `'block'` (writes wait until a replica is back). Default `'async'`. */
+  readonly whenNoAck?: 'async' | 'block';
+}
+
+/** Settings handed to each manager (see `@rwsplit/failover`'s `FailoverConfig`); the rest are its defaults. */
+export interface FailoverOptions {
+  /** How many managers, 1 or 2. Default 2. */
+  readonly managers?: number;
+  readonly intervalMs?: number;
+  readonly timeoutMs?: number;
+  readonly failAfter?: number;
+  readonly cooldownMs?: number;
+  readonly leaseMs?: number;
+  readonly applyTimeoutMs?: number;
 }
 
 export interface ClusterPorts {
@@ -85,6 +117,9 @@ export interface ResolvedOptions {
   readonly stateRoot: string | undefined;
   readonly keepState: boolean;
   readonly startTimeoutMs: number;
+  readonly semiSync: { readonly timeoutMs: number; readonly whenNoAck: 'async' | 'block' } | undefined;
+  /** Undefined: no managers. */
+  readonly failover: (Omit<FailoverOptions, 'managers'> & { readonly managers: number }) | undefined;
 }
 
 export const DEFAULT_PORTS: ClusterPorts = {
@@ -110,7 +145,49 @@ const KNOWN = new Set([
   'stateRoot',
   'keepState',
   'startTimeoutMs',
+  'semiSync',
+  'failover',
 ]);
+
+const FAILOVER_KEYS = new Set([
+  'managers',
+  'intervalMs',
+  'timeoutMs',
+  'failAfter',
+  'cooldownMs',
+  'leaseMs',
+  'applyTimeoutMs',
+]);
+
+function resolveSemiSync(value: unknown, replicas: number): ResolvedOptions['semiSync'] {
+  if (value === false || (value === undefined && replicas === 0)) return undefined;
+  if (value !== undefined && value !== true && (typeof value !== 'object' || value === null)) {
+    invalid('semiSync', `expected a boolean or an object, got ${JSON.stringify(value)}`);
+  }
+  const given = (typeof value === 'object' ? value : {}) as SemiSyncOptions;
+  for (const key of Object.keys(given))
+    if (key !== 'timeoutMs' && key !== 'whenNoAck') invalid(`semiSync.${key}`, 'unknown option');
+  return {
+    timeoutMs: integerIn('semiSync.timeoutMs', given.timeoutMs, 1, 3_600_000, 1_000),
+    whenNoAck: oneOf('semiSync.whenNoAck', given.whenNoAck, ['async', 'block'] as const, 'async'),
+  };
+}
+
+function resolveFailover(value: unknown, replicas: number): ResolvedOptions['failover'] {
+  if (value === false || (value === undefined && replicas === 0)) return undefined;
+  if (replicas === 0) invalid('failover', 'needs at least one replica to promote');
+  if (value !== undefined && value !== true && (typeof value !== 'object' || value === null)) {
+    invalid('failover', `expected a boolean or an object, got ${JSON.stringify(value)}`);
+  }
+  const given = (typeof value === 'object' ? value : {}) as FailoverOptions;
+  for (const key of Object.keys(given)) {
+    if (!FAILOVER_KEYS.has(key))
+      invalid(`failover.${key}`, `unknown option; known: ${[...FAILOVER_KEYS].join(', ')}`);
+  }
+  const { managers, ...rest } = given;
+  for (const [key, number] of Object.entries(rest)) integerIn(`failover.${key}`, number, 0, 3_600_000, 0);
+  return { ...rest, managers: integerIn('failover.managers', managers, 1, 2, 2) };
+}
 
 function invalid(option: string, message: string): never {
   throw new ClusterError(`invalid cluster option ${option}: ${message}`, 'CLUSTER_INVALID_OPTION');
@@ -191,9 +268,10 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   if (options.block !== undefined && !/^127\.\d{1,3}\.\d{1,3}$/.test(options.block)) {
     invalid('block', `expected "127.X.Y", got ${JSON.stringify(options.block)}`);
   }
+  const replicas = integerIn('replicas', options.replicas, 0, 3, 1);
   return Object.freeze({
     servers,
-    replicas: integerIn('replicas', options.replicas, 0, 3, 1),
+    replicas,
     balance: oneOf('balance', options.balance, BALANCES, 'roundrobin'),
     mode,
     app,
@@ -210,5 +288,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     stateRoot: options.stateRoot ?? process.env.RWSPLIT_STATE_ROOT,
     keepState: options.keepState ?? false,
     startTimeoutMs: integerIn('startTimeoutMs', options.startTimeoutMs, 1_000, 600_000, 30_000),
+    semiSync: resolveSemiSync(options.semiSync, replicas),
+    failover: resolveFailover(options.failover, replicas),
   });
 }

@@ -106,19 +106,27 @@ export interface CandidateChoice {
 
 /**
  * The replica to promote after `failed` died: the most advanced by received, then applied GTIDs, among
- * the reachable replicas not marked never-promote and without errant transactions (transactions no other
- * history has, apart from the failed primary's own); ties go to the first in the configuration.
+ * the reachable replicas not marked never-promote and without errant transactions (transactions neither
+ * another replica nor the failed primary when last seen has, apart from the failed primary's own, which
+ * are only further along); ties go to the first in the configuration.
  */
 export function chooseCandidate(
   dialect: FailoverDialect,
   nodes: readonly Required<NodeConfig>[],
   observations: readonly NodeObservation[],
-  failed: { readonly name: string; readonly serverId: number; readonly serverUuid: string },
+  failed: {
+    readonly name: string;
+    readonly serverId: number;
+    readonly serverUuid: string;
+    /** Its history when last seen: what the replicas got from it is no errant transaction. */
+    readonly lastHistory: ReachableNode['history'] | undefined;
+  },
 ): CandidateChoice {
   const replicas = observations
     .filter((o) => o.name !== failed.name)
     .map((o) => reachable(o))
     .filter((o): o is ReachableNode => o !== undefined);
+  const failedHistory = failed.lastHistory === undefined ? [] : [failed.lastHistory];
   const ranking: Candidate[] = [];
   const eligible: ReachableNode[] = [];
   for (const observation of observations) {
@@ -133,7 +141,7 @@ export function chooseCandidate(
       ranking.push({ name: node.name, excluded: 'never-promote' });
       continue;
     }
-    const others = replicas.filter((r) => r !== node).map((r) => r.history);
+    const others = [...failedHistory, ...replicas.filter((r) => r !== node).map((r) => r.history)];
     const errant = dialect.errant(node.history, others, { id: failed.serverId, uuid: failed.serverUuid });
     if (errant !== '') {
       ranking.push({ name: node.name, excluded: `errant GTIDs ${errant}` });

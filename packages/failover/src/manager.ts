@@ -385,6 +385,7 @@ export class FailoverManager {
       name: failed,
       serverId: seen?.facts.serverId ?? -1,
       serverUuid: seen?.facts.serverUuid ?? '',
+      lastHistory: seen?.history,
     });
     this.log('info', {
       event: 'failover.decided',

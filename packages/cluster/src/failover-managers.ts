@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ManagerStatus } from '@rwsplit/failover';
+import { ClusterError } from './errors.js';
+import { ManagedProcess } from './managed-process.js';
+import type { MariaDbNode } from './mariadb-node.js';
+import type { Credentials, ResolvedOptions } from './options.js';
+import { waitFor } from './wait.js';
+
+const REPO_DIR = fileURLToPath(new URL('../../../', import.meta.url));
+const FAILOVER_CLI = join(REPO_DIR, 'packages/failover/src/cli.ts');
+
+/** One failover manager the harness runs, as a test sees it. */
+export interface FailoverManagerHandle {
+  readonly id: string;
+  /** Its HTTP API: `/status`, `/metrics`, `/switchover`, `/rejoin`. */
+  readonly url: string;
+  /** Its configuration file, for `rwsplit-failover status --config`. */
+  readonly configFile: string;
+  readonly running: boolean;
+  readonly pid: number | undefined;
+  /** Bearer token for its API. */
+  readonly token: string;
+  /** SIGKILL, like a crashed host. Undo with `start()`. */
+  kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a manager that hangs with its connections open. */
+  pause(): void;
+  resume(): void;
+  start(): Promise<void>;
+  /** Its view of the cluster (`GET /status`). */
+  status(): Promise<ManagerStatus>;
+  /** `POST` to its API; rejects with the answer when it refuses. */
+  post(path: string, body: unknown): Promise<unknown>;
+}
+
+export interface ManagerHost {
+  readonly host: string;
+  readonly port: number;
+}
+
+class ManagerProcess implements FailoverManagerHandle {
+  readonly url: string;
+  private readonly process: ManagedProcess;
+
+  constructor(
+    readonly id: string,
+    host: ManagerHost,
+    readonly configFile: string,
+    readonly token: string,
+    logFile: string,
+    private readonly startTimeoutMs: number,
+  ) {
+    this.url = `http://${host.host}:${host.port}`;
+    this.process = new ManagedProcess({
+      name: id,
+      command: process.execPath,
+      args: ['--conditions=source', '--import', 'tsx', FAILOVER_CLI, 'run', '--config', configFile],
+      logFile,
+      cwd: REPO_DIR,
+    });
+  }
+
+  get running(): boolean {
+    return this.process.running;
+  }
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  kill(): Promise<void> {
+    return this.process.kill();
+  }
+  pause(): void {
+    this.process.pause();
+  }
+  resume(): void {
+    this.process.resume();
+  }
+
+  async start(): Promise<void> {
+    this.process.start();
+    await waitFor(
+      async () => ((await this.status()).nodes.some((n) => n.state !== 'unknown') ? true : undefined),
+      {
+        what: `${this.id} to answer ${this.url}/status`,
+        timeoutMs: this.startTimeoutMs,
+        intervalMs: 100,
+        abortIf: () => this.process.deathReason(),
+      },
+    );
+  }
+
+  async status(): Promise<ManagerStatus> {
+    const response = await fetch(`${this.url}/status`, {
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(2_000),
+    });
+    if (!response.ok) throw new Error(`${this.id} answered ${response.status}`);
+    return (await response.json()) as ManagerStatus;
+  }
+
+  async post(path: string, body: unknown): Promise<unknown> {
+    const response = await fetch(`${this.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const answer: unknown = await response.json();
+    if (!response.ok) {
+      const { error, code } = answer as { error?: string; code?: string };
+      throw new ClusterError(
+        `${this.id} refused ${path}: ${error ?? response.status} (${code ?? ''})`,
+        'CLUSTER_COMMAND_FAILED',
+      );
+    }
+    return answer;
+  }
+
+  stop(): Promise<void> {
+    return this.process.stop(5_000);
+  }
+}
+
+/** The managers of one cluster: their configuration, processes and the wait for a leader. */
+export class FailoverManagers {
+  readonly handles: ManagerProcess[] = [];
+
+  constructor(
+    dir: string,
+    hosts: readonly ManagerHost[],
+    nodes: readonly MariaDbNode[],
+    admin: Credentials,
+    replication: Credentials,
+    options: NonNullable<ResolvedOptions['failover']>,
+    semiSync: ResolvedOptions['semiSync'],
+    startTimeoutMs: number,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    const token = randomBytes(24).toString('hex');
+    const managers = hosts.map((host, index) => ({
+      id: `manager-${index + 1}`,
+      url: `http://${host.host}:${host.port}`,
+    }));
+    const { managers: _count, ...settings } = options;
+    for (const [index, manager] of managers.entries()) {
+      const configFile = join(dir, `${manager.id}.json`);
+      const config = {
+        id: manager.id,
+        managers,
+        nodes: nodes.map((node) => ({ name: node.name, host: node.host, port: node.port })),
+        user: admin.user,
+        password: admin.password,
+        replication,
+        token,
+        ...settings,
+        semiSync:
+          semiSync === undefined
+            ? { enabled: false }
+            : { enabled: true, timeoutMs: semiSync.timeoutMs, whenNoAck: semiSync.whenNoAck },
+      };
+      writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+      this.handles.push(
+        new ManagerProcess(
+          manager.id,
+          hosts[index]!,
+          configFile,
+          token,
+          join(dir, `${manager.id}.log`),
+          startTimeoutMs,
+        ),
+      );
+    }
+  }
+
+  async start(timeoutMs: number): Promise<void> {
+    await Promise.all(this.handles.map((handle) => handle.start()));
+    await this.leader(timeoutMs);
+  }
+
+  /** The manager that leads now; waits up to `timeoutMs` for one. */
+  async leader(timeoutMs = 10_000): Promise<FailoverManagerHandle> {
+    return waitFor(
+      async () => {
+        for (const handle of this.handles) {
+          if (!handle.running) continue;
+          const status = await handle.status().catch(() => undefined);
+          if (status?.leader) return handle;
+        }
+        return undefined;
+      },
+      { what: 'a failover manager to lead (hold a quorum)', timeoutMs, intervalMs: 100 },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.handles.map((handle) => handle.stop()));
+  }
+}
