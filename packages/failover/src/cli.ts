@@ -74,6 +74,8 @@ async function command(config: RawConfig, path: string, body: unknown): Promise<
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers(config) },
     body: JSON.stringify(body),
+    // A rebuild copies the whole dataset: long, but not for ever.
+    signal: AbortSignal.timeout(30 * 60_000),
   });
   const answer = (await response.json()) as Record<string, unknown>;
   if (!response.ok)

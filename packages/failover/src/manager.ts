@@ -18,7 +18,7 @@ import { type AskVote, Leadership, type Standing } from './leadership.js';
 import { jsonLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { NodeLink } from './node-link.js';
-import type { NodeObservation, ReachableNode } from './observation.js';
+import { follows, type NodeObservation, type ReachableNode } from './observation.js';
 import { rebuildNode } from './rebuild.js';
 import { askVoteOverHttp } from './vote-client.js';
 
@@ -88,6 +88,8 @@ export interface FailoverReport {
   readonly durationMs: number;
   /** Switchover: how long writes were refused. */
   readonly writePauseMs?: number;
+  /** Switchover: where the time went (fence, read the position, catch up, detach, open for writes), ms. */
+  readonly steps?: Readonly<Record<string, number>>;
   readonly ranking?: CandidateChoice['ranking'];
   /** Every other node: following the new primary, or why not. */
   readonly replicas: readonly { readonly name: string; readonly outcome: string }[];
@@ -111,6 +113,8 @@ export class FailoverManager {
   private readonly lastSeen = new Map<string, ReachableNode>();
   private knownPrimary: string | undefined;
   private failures = 0;
+  /** Consecutive rounds the known primary answered but was read-only. */
+  private readOnlyRounds = 0;
   private view: PrimaryView | undefined;
   private verdict: ReplicaVerdict | undefined;
   private lastUpkeep: Upkeep | undefined;
@@ -205,7 +209,9 @@ export class FailoverManager {
     } else if (view.kind === 'none' && view.lastKnown !== undefined) {
       const known = this.observations.find((o) => o.name === view.lastKnown);
       this.failures = known?.reachable ? 0 : this.failures + 1;
+      this.readOnlyRounds = known?.reachable ? this.readOnlyRounds + 1 : 0;
     }
+    if (view.kind !== 'none') this.readOnlyRounds = 0;
     if (view.kind === 'split-brain') {
       this.say('split', view.writable.join(','), 'error', {
         event: 'split-brain',
@@ -217,8 +223,10 @@ export class FailoverManager {
     this.updateMetrics(standing);
     if (!standing.leader || this.busy !== undefined || this.stopped) return;
     if (view.kind === 'primary') await this.keepUp(view.node);
-    else if (view.kind === 'none' && view.lastKnown !== undefined)
-      await this.considerFailover(view.lastKnown);
+    else if (view.kind === 'none' && view.lastKnown !== undefined) {
+      if (this.readOnlyRounds >= this.config.failAfter) await this.reopen(view.lastKnown);
+      else await this.considerFailover(view.lastKnown);
+    }
   }
 
   private async observeAll(): Promise<NodeObservation[]> {
@@ -349,6 +357,39 @@ export class FailoverManager {
     const { enabled, whenNoAck, timeoutMs } = this.config.semiSync;
     // 'block': the longest wait the server takes (MariaDB and MySQL: an unsigned 32-bit count of ms).
     return { enabled, timeoutMs: whenNoAck === 'block' ? 4_294_967_295 : timeoutMs };
+  }
+
+  /**
+   * The primary is back but read-only (every managed node starts so after a crash or restart) and no
+   * other node took over: its replicas still follow it, so it is still the primary. It takes writes again.
+   */
+  private async reopen(primary: string): Promise<void> {
+    const config = this.config.nodes.find((n) => n.name === primary)!;
+    const elsewhere = this.observations.filter(
+      (o) =>
+        o.reachable && o.name !== primary && o.replica !== undefined && !follows(o, config.host, config.port),
+    );
+    if (elsewhere.length > 0) {
+      this.say('reopen', 'withheld', 'warn', {
+        event: 'primary.read-only',
+        primary,
+        action: `none: ${elsewhere.map((o) => o.name).join(', ')} replicate from another node`,
+      });
+      return;
+    }
+    if (!(await this.leadership.confirm())) return;
+    const dialect = this.dialect!;
+    await this.step(
+      primary,
+      'reopen',
+      async () => {
+        const link = this.links.get(primary)!;
+        await link.runAll(dialect.semiSync(this.semiSyncSettings()));
+        await link.runAll(dialect.unfence);
+      },
+      { reason: 'the primary came back read-only and its replicas still follow it' },
+    );
+    this.readOnlyRounds = 0;
   }
 
   private async considerFailover(failed: string): Promise<void> {
@@ -491,7 +532,8 @@ export class FailoverManager {
         { heartbeatMs: this.config.heartbeatMs, formerPrimary },
       ),
     );
-    const deadline = Date.now() + Math.max(3_000, 4 * this.config.timeoutMs);
+    const waitMs = Math.max(3_000, 4 * this.config.timeoutMs);
+    const deadline = Date.now() + waitMs;
     for (;;) {
       const state = await link.read(dialect.router.replicaStatus);
       if (state?.ioRunning && state.sqlRunning) return;
@@ -508,7 +550,7 @@ export class FailoverManager {
       if (Date.now() > deadline) {
         throw new FailoverError(
           'FAILOVER_STEP_FAILED',
-          `${name} did not start replicating from ${primary} within ${deadline} ms: ${state?.lastError || state?.ioState || 'no status'}`,
+          `${name} did not start replicating from ${primary} within ${waitMs} ms: ${state?.lastError || state?.ioState || 'no status'}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -542,7 +584,8 @@ export class FailoverManager {
       );
     }
     const from = this.knownPrimary;
-    if (from === undefined || this.view?.kind !== 'primary') {
+    const current = this.observations.find((o) => o.name === from);
+    if (from === undefined || !current?.reachable || current.readOnly) {
       throw new FailoverError('FAILOVER_REFUSED', 'no healthy primary to switch over from');
     }
     if (to === from) throw new FailoverError('FAILOVER_REFUSED', `${to} is already the primary`);
@@ -565,9 +608,14 @@ export class FailoverManager {
       const next = this.links.get(to)!;
       if (!(await this.leadership.confirm()))
         throw new FailoverError('FAILOVER_NO_QUORUM', 'lost the quorum');
+      // Close the gap while writes still flow, so that once they stop only a few milliseconds' worth is left
+      // to apply: under load a replica trails by its applier's lag, which would all become write pause.
+      await this.preCatchUp(old, next);
+      const preparedAt = Date.now();
       await old.runAll(dialect.fence);
       const fencedAt = Date.now();
       const primaryFacts = await old.read(dialect.facts);
+      const factsAt = Date.now();
       const caughtUp = await next.read(
         dialect.waitApplied(dialect.history(primaryFacts.executed, ''), this.config.applyTimeoutMs),
         this.config.applyTimeoutMs + this.config.timeoutMs,
@@ -579,12 +627,22 @@ export class FailoverManager {
           `${to} did not catch up within ${this.config.applyTimeoutMs} ms; ${from} takes writes again`,
         );
       }
+      const caughtUpAt = Date.now();
       await next.runAll(dialect.forgetSource);
+      const detachedAt = Date.now();
       await next.runAll(dialect.semiSync(this.semiSyncSettings()));
       await next.runAll(dialect.unfence);
       const writePauseMs = Date.now() - fencedAt;
+      const steps = {
+        preCatchUpMs: preparedAt - started,
+        fenceMs: fencedAt - preparedAt,
+        readPositionMs: factsAt - fencedAt,
+        catchUpMs: caughtUpAt - factsAt,
+        detachMs: detachedAt - caughtUpAt,
+        openMs: Date.now() - detachedAt,
+      };
       this.knownPrimary = to;
-      this.log('info', { event: 'switchover.promoted', primary: to, from, writePauseMs });
+      this.log('info', { event: 'switchover.promoted', primary: to, from, writePauseMs, ...steps });
       const replicas = await this.repointAll(to, undefined);
       const report: FailoverReport = {
         kind: 'switchover',
@@ -593,11 +651,33 @@ export class FailoverManager {
         startedAt: new Date(started).toISOString(),
         durationMs: Date.now() - started,
         writePauseMs,
+        steps,
         replicas,
       };
       this.finishTakeover(report);
       return report;
     });
+  }
+
+  /**
+   * Waits (bounded by half of `applyTimeoutMs`) until `replica` has applied what `primary` had a moment
+   * ago, again while that took long, at most a few times: the replica is then about one short wait behind.
+   */
+  private async preCatchUp(primary: NodeLink, replica: NodeLink): Promise<void> {
+    const dialect = this.dialect!;
+    // Half the budget at most: the wait after the fence has a whole one of its own.
+    const deadline = Date.now() + this.config.applyTimeoutMs / 2;
+    for (let round = 0; round < 5; round++) {
+      const facts = await primary.read(dialect.facts);
+      const began = Date.now();
+      const left = deadline - began;
+      if (left <= 0) return;
+      const outcome = await replica.read(
+        dialect.waitApplied(dialect.history(facts.executed, ''), left),
+        left + this.config.timeoutMs,
+      );
+      if (outcome === 'timeout' || Date.now() - began < 20) return;
+    }
   }
 
   /**
