@@ -163,6 +163,11 @@ function whole(
   return value;
 }
 
+function required(value: unknown, path: string, min: number, max: number): number {
+  if (value === undefined) throw invalidOption(path, `required: an integer ${min}..${max}`);
+  return whole(value, path, min, min, max);
+}
+
 function list(value: unknown, path: string): readonly unknown[] {
   if (!Array.isArray(value) || value.length === 0)
     throw invalidOption(path, `expected a non-empty array, got ${shown(value)}`);
@@ -178,7 +183,7 @@ function resolveNode(raw: unknown, path: string): Required<NodeConfig> {
   return {
     name: text(node.name, at(path, 'name')),
     host: text(node.host, at(path, 'host')),
-    port: whole(node.port, at(path, 'port'), Number.NaN, 1, 65_535),
+    port: required(node.port, at(path, 'port'), 1, 65_535),
     neverPromote,
   };
 }
@@ -262,7 +267,7 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
       `must be at least two probe intervals (${2 * intervalMs} ms), got ${leaseMs}`,
     );
   }
-  return {
+  return Object.freeze<ResolvedConfig>({
     id,
     managers,
     nodes,
@@ -290,7 +295,7 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
           ? 'mariadb'
           : text(rebuild.clientCommand, 'rebuild.clientCommand'),
     },
-  };
+  });
 }
 
 /** How many voters make a quorum: more than half of the database nodes and managers together. */

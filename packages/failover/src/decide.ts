@@ -1,6 +1,13 @@
 import type { NodeConfig } from './config.js';
 import type { FailoverDialect } from './dialect/failover-dialect.js';
-import { follows, lostSource, type NodeObservation, type ReachableNode, reachable } from './observation.js';
+import {
+  follows,
+  lostConnection,
+  lostSource,
+  type NodeObservation,
+  type ReachableNode,
+  reachable,
+} from './observation.js';
 
 /**
  * The manager's rules, pure: from one round's observations (and what it remembers) to what should be
@@ -58,8 +65,8 @@ export interface ReplicaVerdict {
 
 /**
  * The replicas' view of the primary at `host:port`: it is gone when every replica of it that can tell
- * has lost it, and at least one can tell. A replica stopped by hand (IO thread off without an error)
- * says nothing about the primary.
+ * has lost it, and at least one can tell. A replica stopped by hand (IO thread off without an error), or
+ * refused by the primary (1236: it reached it), says nothing about whether the primary is up.
  */
 export function replicaVerdict(
   observations: readonly NodeObservation[],
@@ -76,10 +83,9 @@ export function replicaVerdict(
       continue;
     }
     if (!follows(node, primary.host, primary.port)) continue;
-    const state = node.replica!;
     if (!lostSource(node)) stillConnected.push(node.name);
-    else if (state.ioState === 'No' && state.ioErrno === 0) cannotTell.push(node.name);
-    else lost.push(node.name);
+    else if (lostConnection(node)) lost.push(node.name);
+    else cannotTell.push(node.name);
   }
   const agree = lost.length > 0 && stillConnected.length === 0;
   const reason = agree

@@ -12,10 +12,18 @@ interface Family {
 }
 
 function labelText(labels: Labels): string {
-  const entries = Object.entries(labels);
+  // Sorted: the same labels in another order are the same series.
+  const entries = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (entries.length === 0) return '';
   const quote = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
   return `{${entries.map(([key, value]) => `${key}="${quote(value)}"`).join(',')}}`;
+}
+
+function sampleValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(value);
 }
 
 export class Metrics {
@@ -51,9 +59,9 @@ export class Metrics {
   render(): string {
     const lines: string[] = [];
     for (const [name, family] of this.families) {
-      lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
-      for (const [key, { value }] of family.samples)
-        lines.push(`${name}${key} ${Number.isFinite(value) ? value : 'NaN'}`);
+      const help = family.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${family.type}`);
+      for (const [key, { value }] of family.samples) lines.push(`${name}${key} ${sampleValue(value)}`);
     }
     return `${lines.join('\n')}\n`;
   }

@@ -46,3 +46,18 @@ export function follows(replica: ReachableNode, host: string, port: number): boo
 export function lostSource(replica: ReachableNode): boolean {
   return replica.replica !== undefined && !replica.replica.ioRunning;
 }
+
+/** Client errors that mean the replica could not reach its source (can't connect, lost it, gone away, timed out). */
+const CONNECTION_ERRNOS = new Set([2002, 2003, 2005, 2006, 2013]);
+
+/**
+ * Whether a replica that lost its source lost the *connection* to it: reconnecting (`Connecting` with no
+ * error, or a connection error), as opposed to stopped by hand (`No`, no error) or refused by a source it
+ * reached (e.g. 1236, 1045). Only the former says anything about whether the source is up.
+ */
+export function lostConnection(replica: ReachableNode): boolean {
+  const state = replica.replica;
+  if (state === undefined || state.ioRunning) return false;
+  if (state.ioErrno === 0) return state.ioState === 'Connecting';
+  return CONNECTION_ERRNOS.has(state.ioErrno);
+}
