@@ -71,6 +71,11 @@ export interface ReplicaVerdict {
 export function replicaVerdict(
   observations: readonly NodeObservation[],
   primary: { readonly name: string; readonly host: string; readonly port: number },
+  /**
+   * For nodes that follow nobody now: whether they had lost this primary when last seen following it. A
+   * failover cut short after the candidate forgot its source leaves it so, and it still testifies.
+   */
+  lostBefore: ReadonlySet<string> = new Set(),
 ): ReplicaVerdict {
   const lost: string[] = [];
   const stillConnected: string[] = [];
@@ -80,6 +85,10 @@ export function replicaVerdict(
     const node = reachable(observation);
     if (node === undefined) {
       cannotTell.push(observation.name);
+      continue;
+    }
+    if (node.replica === undefined && lostBefore.has(node.name)) {
+      lost.push(node.name);
       continue;
     }
     if (!follows(node, primary.host, primary.port)) continue;

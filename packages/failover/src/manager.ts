@@ -18,7 +18,7 @@ import { type AskVote, Leadership, type Standing } from './leadership.js';
 import { jsonLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { NodeLink } from './node-link.js';
-import { follows, type NodeObservation, type ReachableNode } from './observation.js';
+import { follows, lostConnection, type NodeObservation, type ReachableNode } from './observation.js';
 import { rebuildNode } from './rebuild.js';
 import { askVoteOverHttp } from './vote-client.js';
 
@@ -111,6 +111,8 @@ export class FailoverManager {
   private observations: NodeObservation[] = [];
   /** The last reachable observation of each node (a dead primary's server id, for errant checks). */
   private readonly lastSeen = new Map<string, ReachableNode>();
+  /** Each node's source when it last had one, and whether it had lost it then. */
+  private readonly lastSource = new Map<string, { host: string; port: number; lost: boolean }>();
   private knownPrimary: string | undefined;
   private failures = 0;
   /** Consecutive rounds the known primary answered but was read-only. */
@@ -249,6 +251,13 @@ export class FailoverManager {
         history: dialect.history(facts.executed, replica?.receivedGtids ?? ''),
       };
       this.lastSeen.set(name, observation);
+      if (replica !== undefined) {
+        this.lastSource.set(name, {
+          host: replica.sourceHost,
+          port: replica.sourcePort,
+          lost: lostConnection(observation),
+        });
+      }
       this.say(`reach:${name}`, 'up', 'info', { event: 'node.reachable', node: name });
       return observation;
     } catch (error) {
@@ -392,10 +401,28 @@ export class FailoverManager {
     this.readOnlyRounds = 0;
   }
 
+  /** Nodes that follow nobody now but, when last seen following `primary`, had lost it. */
+  private lostBefore(primary: { host: string; port: number }): Set<string> {
+    const names = new Set<string>();
+    for (const [name, source] of this.lastSource) {
+      const now = this.observations.find((o) => o.name === name);
+      if (
+        now?.reachable &&
+        now.replica === undefined &&
+        source.host === primary.host &&
+        source.port === primary.port &&
+        source.lost
+      ) {
+        names.add(name);
+      }
+    }
+    return names;
+  }
+
   private async considerFailover(failed: string): Promise<void> {
     if (this.failures < this.config.failAfter) return;
     const failedConfig = this.config.nodes.find((n) => n.name === failed)!;
-    const verdict = replicaVerdict(this.observations, failedConfig);
+    const verdict = replicaVerdict(this.observations, failedConfig, this.lostBefore(failedConfig));
     this.verdict = verdict;
     if (!verdict.agree) {
       this.say('verdict', verdict.reason, 'warn', {
@@ -448,23 +475,9 @@ export class FailoverManager {
     }
     const link = this.links.get(chosen.name)!;
     if (!(await this.leadership.confirm())) return;
-    // Stop fetching from the dead primary, apply everything already received, bounded.
-    await link.runAll(dialect.stopReceiving);
-    await link.runAll(dialect.startApplying);
-    const applied = await link.read(
-      dialect.waitApplied(chosen.history, this.config.applyTimeoutMs),
-      this.config.applyTimeoutMs + this.config.timeoutMs,
-    );
-    if (applied !== 'applied') {
-      this.metrics.inc('rwsplit_failover_failures_total', { reason: 'apply_timeout' });
-      this.log('error', {
-        event: 'failover.apply-timeout',
-        node: chosen.name,
-        applyTimeoutMs: this.config.applyTimeoutMs,
-        action: 'retried next round',
-      });
-      return;
-    }
+    // A candidate that follows nobody already forgot its source (a failover cut short after that step):
+    // its relay log is gone with it, there is nothing left to apply.
+    if (chosen.replica !== undefined && !(await this.applyRelayLog(link, chosen))) return;
     if (!(await this.leadership.confirm())) return;
     await link.runAll(dialect.forgetSource);
     await link.runAll(dialect.semiSync(this.semiSyncSettings()));
@@ -484,6 +497,26 @@ export class FailoverManager {
       ranking: choice.ranking,
       replicas,
     });
+  }
+
+  /** Stops fetching from the dead primary and applies what was received, bounded; false when it did not finish. */
+  private async applyRelayLog(link: NodeLink, chosen: ReachableNode): Promise<boolean> {
+    const dialect = this.dialect!;
+    await link.runAll(dialect.stopReceiving);
+    await link.runAll(dialect.startApplying);
+    const applied = await link.read(
+      dialect.waitApplied(chosen.history, this.config.applyTimeoutMs),
+      this.config.applyTimeoutMs + this.config.timeoutMs,
+    );
+    if (applied === 'applied') return true;
+    this.metrics.inc('rwsplit_failover_failures_total', { reason: 'apply_timeout' });
+    this.log('error', {
+      event: 'failover.apply-timeout',
+      node: chosen.name,
+      applyTimeoutMs: this.config.applyTimeoutMs,
+      action: 'retried next round',
+    });
+    return false;
   }
 
   /** Points every reachable node but `primary` and `skip` at `primary`, or says why one cannot follow. */
@@ -747,6 +780,7 @@ export class FailoverManager {
     try {
       return await action();
     } catch (error) {
+      if (what === 'failover') this.metrics.inc('rwsplit_failover_failures_total', { reason: 'step_failed' });
       this.log('error', {
         event: `${what}.failed`,
         error: (error as Error).message,
