@@ -140,6 +140,153 @@ async function runCli(args: readonly string[]): Promise<{ code: number | null; s
   }
 }
 
+/** The managers' default `failAfter`: rounds with the primary unreachable before a failover. */
+const FAIL_AFTER = 3;
+
+/** `rwsplit_failover_failures_total` of one manager, summed over its reasons (`GET /metrics`, no token). */
+async function failoverFailures(handle: FailoverManagerHandle): Promise<number> {
+  const response = await fetch(`${handle.url}/metrics`, { signal: AbortSignal.timeout(2_000) });
+  const text = await response.text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('rwsplit_failover_failures_total'))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
+
+/**
+ * Reproduces a failover cut short after the candidate forgot its source: kills the primary, waits until
+ * every manager has seen it unreachable (below `failAfter`, so none has started a failover) and each
+ * replica reconnecting to it, pauses the managers (SIGSTOP), and does to `reset` what the dying leader
+ * did: stop fetching, apply the relay log, `STOP SLAVE; RESET SLAVE ALL`, read_only left ON. Then
+ * resumes the managers. Resolves to when things happened, `Date.now()`.
+ */
+async function cutShortAfterForgetSource(
+  cluster: Cluster,
+  reset: DbNode,
+): Promise<{ killedAt: number; pausedAt: number; resumedAt: number }> {
+  const oldPrimary = cluster.primary();
+  const replicas = cluster.replicas();
+  const source = `${oldPrimary.host}:${oldPrimary.port}`;
+  await oldPrimary.kill();
+  const killedAt = Date.now();
+  const deadline = killedAt + 15_000;
+  let last = '';
+  for (;;) {
+    const statuses = await Promise.all(cluster.failover.map((handle) => handle.status()));
+    last = JSON.stringify(
+      statuses.map((s) => ({
+        id: s.id,
+        failures: s.primaryFailures,
+        busy: s.busy,
+        nodes: s.nodes.map((n) => `${n.name} ${n.state} ${n.source} ${n.detail.slice(0, 20)}`),
+      })),
+    );
+    const late = statuses.find((s) => s.primaryFailures >= FAIL_AFTER || s.busy !== undefined);
+    if (late !== undefined)
+      throw new Error(`${late.id} reached failAfter before the managers could be paused: ${last}`);
+    const seenGone = statuses.every(
+      (s) =>
+        s.primaryFailures >= 1 &&
+        replicas.every((replica) => {
+          const report = s.nodes.find((n) => n.name === replica.name);
+          return report?.source === source && report.detail.startsWith('io Connecting');
+        }),
+    );
+    if (seenGone) break;
+    if (Date.now() > deadline) throw new Error(`the managers did not see ${oldPrimary.name} gone: ${last}`);
+    await sleep(20);
+  }
+  for (const handle of cluster.failover) handle.pause();
+  const pausedAt = Date.now();
+  try {
+    // What failover() does to the candidate before it opens it for writes, as far as forgetSource.
+    await reset.query('STOP SLAVE IO_THREAD');
+    await reset.query('START SLAVE SQL_THREAD');
+    const [slave] = await reset.query('SHOW SLAVE STATUS');
+    const [waited] = await reset.query('SELECT MASTER_GTID_WAIT(?, 10) AS w', [String(slave?.Gtid_IO_Pos)]);
+    expect(Number(waited?.w)).toBe(0);
+    await reset.query('STOP SLAVE');
+    await reset.query('RESET SLAVE ALL');
+    expect(await reset.replicationStatus()).toBeUndefined();
+    expect(await isWritable(reset)).toBe(false);
+  } finally {
+    for (const handle of cluster.failover) handle.resume();
+  }
+  return { killedAt, pausedAt, resumedAt: Date.now() };
+}
+
+/**
+ * The cut-short failover and what must follow it: the managers finish it within seconds, one node takes
+ * writes, every other replica follows it, no acknowledged write is lost, and the failures counter stays.
+ */
+async function finishesCutShortFailover(cluster: Cluster, reset: DbNode): Promise<void> {
+  const oldPrimary = cluster.primary();
+  const replicas = cluster.replicas();
+  await oldPrimary.query(LOAD_DDL);
+  const before = await Promise.all(cluster.failover.map((handle) => handle.status()));
+  const watch = watchWritable(cluster);
+  let load: WriteLoad | undefined = plainWriters(cluster);
+  let record: WritableRecord;
+  try {
+    await sleep(1_000);
+    const { killedAt, pausedAt, resumedAt } = await cutShortAfterForgetSource(cluster, reset);
+    const newPrimary = await cluster.waitForPrimary({ not: oldPrimary, timeoutMs: 15_000 });
+    const writableMs = Date.now() - resumedAt;
+    const firstAckMs = (await load.firstAckAfter(resumedAt, 15_000)) - resumedAt;
+    await sleep(500);
+    const report = await load.stop();
+    load = undefined;
+    const leader = await cluster.failoverLeader();
+    const status = await until(`${leader.id} to report the failover`, async () => {
+      const s = await leader.status();
+      return s.lastFailover === undefined || s.failovers === before.find((b) => b.id === s.id)?.failovers
+        ? undefined
+        : s;
+    });
+    console.log(
+      `${replicas.length} replica(s): primary SIGKILLed; managers paused ${pausedAt - killedAt} ms later, ` +
+        `${reset.name} reset, managers resumed after ${resumedAt - pausedAt} ms; ` +
+        `${leader.id} made ${newPrimary.name} writable ${writableMs} ms after that (its failover took ` +
+        `${status.lastFailover?.durationMs} ms), first write acknowledged at ${firstAckMs} ms; ` +
+        `${report.acknowledged.size} acknowledged, ${report.inDoubt} in doubt`,
+    );
+    expect(writableMs).toBeLessThan(10_000);
+    expect(status.lastFailover).toMatchObject({
+      kind: 'failover',
+      from: oldPrimary.name,
+      to: newPrimary.name,
+    });
+    expect(report.acknowledged.size).toBeGreaterThan(50);
+    expect(await missingOn(newPrimary, report.acknowledged)).toEqual([]);
+    for (const other of replicas.filter((replica) => replica !== newPrimary)) {
+      await expect
+        .poll(async () => other.replicationStatus(), { timeout: 15_000 })
+        .toMatchObject({ ioRunning: true, sqlRunning: true, primaryHost: newPrimary.host });
+      const [position] = await newPrimary.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+      const [waited] = await other.query('SELECT MASTER_GTID_WAIT(?, 30) AS w', [String(position?.pos)]);
+      expect(Number(waited?.w)).toBe(0);
+      expect(await missingOn(other, report.acknowledged)).toEqual([]);
+    }
+    expect(await writableNodes(cluster)).toEqual([newPrimary.name]);
+    // A failover that keeps failing would count up every round (4 a second): it does not.
+    const failures = await Promise.all(cluster.failover.map(failoverFailures));
+    await sleep(1_500);
+    expect(await Promise.all(cluster.failover.map(failoverFailures))).toEqual(failures);
+    const failed = cluster.failover.flatMap((handle) =>
+      loggedEvents(cluster, handle).filter((event) => event === 'failover.failed'),
+    );
+    console.log(
+      `failures_total per manager: ${failures.join(', ')}; failover.failed logged ${failed.length}x`,
+    );
+    expect(failed).toEqual([]);
+  } finally {
+    await load?.stop();
+    record = await watch.stop();
+  }
+  expect(record.doubles).toEqual([]);
+  expect(record.samples).toBeGreaterThan(20);
+}
+
 describe('two managers and one replica', () => {
   let cluster: Cluster;
 
@@ -316,6 +463,14 @@ describe('two managers and one replica', () => {
     },
     TEST_TIMEOUT_MS,
   );
+  it(
+    'finishes a failover cut short after the only replica forgot its source (read-only, follows nobody)',
+    async () => {
+      // Last in this suite: the primary stays dead.
+      await finishesCutShortFailover(cluster, cluster.replica(0));
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('a manager killed in the middle of a failover, two replicas', () => {
@@ -407,6 +562,26 @@ describe('a manager killed in the middle of a failover, two replicas', () => {
       // Sampled every 100 ms from before the delay to the end: never two nodes taking writes.
       expect(record.doubles).toEqual([]);
       expect(record.samples).toBeGreaterThan(20);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('a failover cut short after the candidate forgot its source, two replicas', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ servers: 0, replicas: 2, failover: { cooldownMs: 1_000 } });
+  }, HOOK_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, HOOK_TIMEOUT_MS);
+
+  it(
+    'the managers finish it: one writable node, the other replica follows it, no acknowledged write lost',
+    async () => {
+      await finishesCutShortFailover(cluster, cluster.replica(0));
     },
     TEST_TIMEOUT_MS,
   );

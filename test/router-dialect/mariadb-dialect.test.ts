@@ -165,6 +165,10 @@ describe('MariaDB dialect against a real primary and replica', () => {
       sourceHost: cluster.primary().host,
       sourcePort: cluster.primary().port,
       lastError: '',
+      ioState: 'Yes',
+      ioErrno: 0,
+      sqlErrno: 0,
+      receivedGtids: expect.stringMatching(/^0-1-\d+$/),
     });
   });
 

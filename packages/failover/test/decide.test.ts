@@ -277,6 +277,100 @@ describe('replicaVerdict', () => {
       reason: 'no replica can confirm (none follows it)',
     });
   });
+
+  describe('with nodes that had lost it before they forgot their source (a failover cut short)', () => {
+    // db-2 was chosen, applied its relay log and ran STOP SLAVE; RESET SLAVE ALL; the manager that did it
+    // died before it made db-2 writable. db-2 is read-only and follows nobody.
+    const forgot = () => seen('db-2', '0-1-120');
+
+    it('counts a node that follows nobody and is in lostBefore as one that lost it, naming it', () => {
+      expect(replicaVerdict([down('db-1'), forgot()], DB1, new Set(['db-2']))).toEqual({
+        agree: true,
+        lost: ['db-2'],
+        stillConnected: [],
+        cannotTell: [],
+        reason: 'its replicas lost it too (db-2)',
+      });
+      // Next to a replica still reconnecting to the dead primary: both testify.
+      const withReplica = replicaVerdict(
+        [down('db-1'), forgot(), seen('db-3', '0-1-118', { replica: reconnecting(DB1, '0-1-118') })],
+        DB1,
+        new Set(['db-2']),
+      );
+      expect(withReplica).toEqual({
+        agree: true,
+        lost: ['db-2', 'db-3'],
+        stillConnected: [],
+        cannotTell: [],
+        reason: 'its replicas lost it too (db-2, db-3)',
+      });
+    });
+
+    it('ignores the same node when it is not in lostBefore', () => {
+      const nobody = {
+        agree: false,
+        lost: [],
+        stillConnected: [],
+        cannotTell: [],
+        reason: 'no replica can confirm (none follows it)',
+      };
+      expect(replicaVerdict([down('db-1'), forgot()], DB1)).toEqual(nobody);
+      expect(replicaVerdict([down('db-1'), forgot()], DB1, new Set())).toEqual(nobody);
+      // Another node in the set says nothing about db-2.
+      expect(replicaVerdict([down('db-1'), forgot()], DB1, new Set(['db-3']))).toEqual(nobody);
+    });
+
+    it('counts a node in lostBefore that is now unreachable as one that cannot tell', () => {
+      expect(replicaVerdict([down('db-1'), down('db-2')], DB1, new Set(['db-2']))).toEqual({
+        agree: false,
+        lost: [],
+        stillConnected: [],
+        cannotTell: ['db-2'],
+        reason: 'no replica can confirm (db-2)',
+      });
+    });
+
+    it('judges a node in lostBefore that follows a source again by its current status, not the set', () => {
+      const lostBefore = new Set(['db-2']);
+      // Pointed at db-3 since: it says nothing about db-1.
+      const elsewhere = replicaVerdict(
+        [
+          down('db-1'),
+          seen('db-2', '0-1-120', { replica: streaming(DB3, '0-1-120') }),
+          seen('db-3', '0-1-120'),
+        ],
+        DB1,
+        lostBefore,
+      );
+      expect(elsewhere).toEqual({
+        agree: false,
+        lost: [],
+        stillConnected: [],
+        cannotTell: [],
+        reason: 'no replica can confirm (none follows it)',
+      });
+      // Following db-1 again and streaming from it: db-1 is up, whatever the set says.
+      const streamingAgain = replicaVerdict(
+        [down('db-1'), seen('db-2', '0-1-121', { replica: streaming(DB1, '0-1-121') })],
+        DB1,
+        lostBefore,
+      );
+      expect(streamingAgain).toEqual({
+        agree: false,
+        lost: [],
+        stillConnected: ['db-2'],
+        cannotTell: [],
+        reason: 'db-2 still replicate from it',
+      });
+      // Following db-1 again, stopped by hand: it cannot tell.
+      const stopped = replicaVerdict(
+        [down('db-1'), seen('db-2', '0-1-120', { replica: stoppedByHand(DB1, '0-1-120') })],
+        DB1,
+        lostBefore,
+      );
+      expect(stopped).toMatchObject({ agree: false, lost: [], cannotTell: ['db-2'] });
+    });
+  });
 });
 
 describe('chooseCandidate', () => {

@@ -85,6 +85,10 @@ export interface NodeStatus {
 interface NodeRecord {
   readonly node: MonitoredNode;
   connection: DriverConnection | undefined;
+  /** The heartbeat writer's own connection (the primary only). */
+  writer: DriverConnection | undefined;
+  /** The heartbeat upsert in flight, if any. */
+  writing: Promise<void> | undefined;
   probe: NodeProbe | undefined;
   rotation: RotationState | undefined;
   checkedAt: number;
@@ -118,6 +122,8 @@ export class TopologyMonitor {
     this.records = config.nodes.map((node) => ({
       node,
       connection: undefined,
+      writer: undefined,
+      writing: undefined,
       probe: undefined,
       rotation: undefined,
       checkedAt: 0,
@@ -137,7 +143,10 @@ export class TopologyMonitor {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.round?.catch(() => {});
-    for (const record of this.records) this.dropConnection(record);
+    for (const record of this.records) {
+      this.dropConnection(record);
+      this.dropWriter(record, record.writer);
+    }
   }
 
   /** The write target now. */
@@ -314,10 +323,7 @@ export class TopologyMonitor {
     onPosition?.({ position, positionAskedAt });
     let heartbeatLagMs: number | null | undefined;
     if (this.heartbeat && writeHeartbeat && !role.readOnly) {
-      if (!this.heartbeatReady && this.config.heartbeat?.create)
-        await exec(connection, this.heartbeat.createTable);
-      await exec(connection, this.heartbeat.upsert(this.config.heartbeat?.writerId ?? 1));
-      this.heartbeatReady = true;
+      this.writeHeartbeat(record, this.heartbeat);
     } else if (this.heartbeat && replica !== undefined) {
       // Before the table exists (or replicates), fall back to Seconds_Behind_Master.
       heartbeatLagMs = await run(connection, this.heartbeat.lag).catch(() => undefined);
@@ -376,6 +382,43 @@ export class TopologyMonitor {
   private dropConnection(record: NodeRecord): void {
     record.connection?.destroy();
     record.connection = undefined;
+  }
+
+  /**
+   * The heartbeat upsert, on a connection of its own and outside the probe's bound: a commit may wait (a
+   * semi-sync primary waits for a replica's acknowledgement, up to its timeout, when a replica stalls), and
+   * a slow commit is not an unreachable primary. One at a time: a round whose upsert is still running
+   * skips its own. Bounded, so a writer stuck on a dead socket is replaced.
+   */
+  private writeHeartbeat(record: NodeRecord, heartbeat: HeartbeatStatements): void {
+    if (record.writing !== undefined || this.stopped) return;
+    const boundMs = Math.max(4 * this.config.timeoutMs, 5_000);
+    const write = async () => {
+      if (record.writer === undefined) {
+        const connection = await this.config.connect(record.node);
+        connection.on('error', () => this.dropWriter(record, connection));
+        await exec(connection, heartbeat.sessionSetup);
+        record.writer = connection;
+      }
+      if (!this.heartbeatReady && this.config.heartbeat?.create)
+        await exec(record.writer, heartbeat.createTable);
+      await exec(record.writer, heartbeat.upsert(this.config.heartbeat?.writerId ?? 1));
+      this.heartbeatReady = true;
+    };
+    record.writing = withinMs(write(), boundMs)
+      .then((outcome) => {
+        if (outcome === TIMED_OUT) this.dropWriter(record, record.writer);
+      })
+      .catch(() => this.dropWriter(record, record.writer))
+      .finally(() => {
+        record.writing = undefined;
+      });
+  }
+
+  private dropWriter(record: NodeRecord, connection: DriverConnection | undefined): void {
+    if (connection === undefined || record.writer !== connection) return;
+    connection.destroy();
+    record.writer = undefined;
   }
 
   /** Applies the round's probes: rotation per replica, then the primary; reports every change. */
