@@ -100,7 +100,9 @@ export async function run(): Promise<{ title: string; markdown: string }> {
       const load = plainWriters(cluster);
       await sleep(1_000);
       const started = Date.now();
-      const report = (await (await cluster.failoverLeader()).post('/switchover', { to: target.name })) as FailoverReport;
+      const report = (await (
+        await cluster.failoverLeader()
+      ).post('/switchover', { to: target.name })) as FailoverReport;
       await load.firstAckAfter(Date.now());
       await sleep(300);
       const result = await load.stop();
@@ -109,7 +111,9 @@ export async function run(): Promise<{ title: string; markdown: string }> {
       for (let k = 1; k < times.length; k++) gap = Math.max(gap, times[k]! - times[k - 1]!);
       pauses.push(report.writePauseMs ?? Number.NaN);
       gaps.push(gap);
-      console.log(`switchover ${i + 1} -> ${target.name}: pause ${report.writePauseMs} ms, writers' longest gap ${gap} ms`);
+      console.log(
+        `switchover ${i + 1} -> ${target.name}: pause ${report.writePauseMs} ms, writers' longest gap ${gap} ms`,
+      );
       await sleep(1_200);
     }
   } finally {

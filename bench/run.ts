@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   consistency: () => import('./consistency.bench.js'),
   http: () => import('./http.bench.js'),
   'http-app': () => import('./http-app.bench.js'),
+  failover: () => import('./failover.bench.js'),
 };
 
 const only = process.argv.slice(2);
