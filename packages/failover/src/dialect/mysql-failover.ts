@@ -78,17 +78,23 @@ function semiSyncNames(modern: boolean): SemiSyncNames {
   });
 }
 
-function factsProbe(names: SemiSyncNames): Probe<NodeFacts> {
+/**
+ * The facts query. `legacy` names are read where `names` are absent: on 8.0.26+ the old
+ * `semisync_master`/`semisync_slave` plugins can still be installed, and keep their old names.
+ */
+function factsProbe(names: SemiSyncNames, legacy?: SemiSyncNames): Probe<NodeFacts> {
+  const pick = (read: (name: string) => string, key: keyof SemiSyncNames) =>
+    legacy === undefined ? read(names[key]) : `COALESCE(${read(names[key])}, ${read(legacy[key])})`;
   return probe(
     [
       'SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid,',
       ' @@GLOBAL.gtid_executed AS executed,',
-      ` ${variable(names.sourceEnabled)} AS source_enabled,`,
-      ` ${variable(names.replicaEnabled)} AS replica_enabled,`,
-      ` ${status(names.status)} AS source_status,`,
-      ` ${status(names.clients)} AS clients,`,
-      ` ${status(names.yesTx)} AS yes_tx,`,
-      ` ${status(names.noTx)} AS no_tx`,
+      ` ${pick(variable, 'sourceEnabled')} AS source_enabled,`,
+      ` ${pick(variable, 'replicaEnabled')} AS replica_enabled,`,
+      ` ${pick(status, 'status')} AS source_status,`,
+      ` ${pick(status, 'clients')} AS clients,`,
+      ` ${pick(status, 'yesTx')} AS yes_tx,`,
+      ` ${pick(status, 'noTx')} AS no_tx`,
     ].join(''),
     [],
     readFacts,
@@ -166,7 +172,8 @@ export class MySqlFailoverDialect implements FailoverDialect {
     this.router = new MySqlDialect(version);
     this.semiSyncNames = semiSyncNames(atLeast(version, 8, 0, 26));
     this.changeSource = atLeast(version, 8, 0, 23);
-    this.facts = factsProbe(this.semiSyncNames);
+    const modern = atLeast(version, 8, 0, 26);
+    this.facts = factsProbe(this.semiSyncNames, modern ? semiSyncNames(false) : undefined);
   }
 
   history(executed: string, receivedGtids: string): History {
