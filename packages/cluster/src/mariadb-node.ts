@@ -397,6 +397,7 @@ export class MariaDbNode implements DbNode {
         readOnly: this.config.managed || this.currentRole === 'replica' ? 'ON' : 'OFF',
         semiSync: this.config.semiSync !== undefined,
         semiSyncTimeoutMs: this.config.semiSync?.timeoutMs ?? 0,
+        managed: this.config.managed,
       },
       this.paths.config,
     );

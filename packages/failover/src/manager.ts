@@ -386,8 +386,36 @@ export class FailoverManager {
       });
       return;
     }
-    if (!(await this.leadership.confirm())) return;
     const dialect = this.dialect!;
+    const current = this.observations.find((o) => o.name === primary);
+    // Back from a crash it may have dropped transactions it never saw acknowledged (binlog truncation at
+    // recovery) that a replica received all the same: that replica is now ahead, and the primary's place
+    // goes to it rather than to a node that lacks them.
+    const ahead = this.observations.filter(
+      (o) =>
+        o.reachable &&
+        o.name !== primary &&
+        current?.reachable === true &&
+        dialect.missing(o.history.received, current.history.executed) !== '',
+    );
+    if (ahead.length > 0) {
+      this.say('reopen', 'behind', 'warn', {
+        event: 'primary.behind',
+        primary,
+        ahead: ahead.map((o) => o.name),
+        action: 'failover to the most advanced replica',
+      });
+      const verdict: ReplicaVerdict = {
+        agree: true,
+        lost: ahead.map((o) => o.name),
+        stillConnected: [],
+        cannotTell: [],
+        reason: `${ahead.map((o) => o.name).join(', ')} have transactions ${primary} lacks`,
+      };
+      await this.exclusive('failover', () => this.failover(primary, verdict));
+      return;
+    }
+    if (!(await this.leadership.confirm())) return;
     await this.step(
       primary,
       'reopen',
