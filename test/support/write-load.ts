@@ -33,6 +33,13 @@ export interface WriteLoad {
   firstAckAfter(since: number, timeoutMs?: number): Promise<number>;
 }
 
+/** Writer ids are never reused in a process: a second load on the same table must not collide with the first. */
+let nextWriterId = 1;
+
+function writerIds(count: number): number[] {
+  return Array.from({ length: count }, () => nextWriterId++);
+}
+
 interface Sink {
   acknowledged: Set<string>;
   ackTimes: number[];
@@ -124,7 +131,7 @@ export function plainWriters(cluster: Cluster, writers = 4): WriteLoad {
     }
     connection?.destroy();
   };
-  const done = Promise.all(Array.from({ length: writers }, (_, i) => writer(i + 1)));
+  const done = Promise.all(writerIds(writers).map(writer));
   return {
     firstAckAfter,
     async stop() {
@@ -136,7 +143,7 @@ export function plainWriters(cluster: Cluster, writers = 4): WriteLoad {
 }
 
 /** Writers through the router, which follows the writable node itself (its monitor). */
-export function routerWriters(db: Router, writers = 4, firstWriter = 101): WriteLoad {
+export function routerWriters(db: Router, writers = 4): WriteLoad {
   const { sink, firstAckAfter } = tracker();
   let running = true;
   const writer = async (id: number) => {
@@ -156,7 +163,7 @@ export function routerWriters(db: Router, writers = 4, firstWriter = 101): Write
       }
     }
   };
-  const done = Promise.all(Array.from({ length: writers }, (_, i) => writer(firstWriter + i)));
+  const done = Promise.all(writerIds(writers).map(writer));
   return {
     firstAckAfter,
     async stop() {
