@@ -42,6 +42,11 @@ export class PooledConnection {
   lastUsedAt: number;
   /** Sitting in its node's idle stack (see `NodePool.takeIdle`). */
   idle = false;
+  /**
+   * On loan from generic-pool (its idle stack included): what `release` checks before taking it back,
+   * instead of generic-pool's own lookup on every statement.
+   */
+  lent = false;
 
   constructor(readonly connection: DriverConnection) {
     this.lastUsedAt = performance.now();
@@ -63,6 +68,12 @@ class FailedConnect {
 
 /** What a checkout yields: usually a connection, possibly a failed connect to report or skip. */
 export type Resource = PooledConnection | FailedConnect;
+
+/** Marks what generic-pool lent out as on loan. */
+function lend(resource: Resource): Resource {
+  if (resource instanceof PooledConnection) resource.lent = true;
+  return resource;
+}
 
 export interface PoolStats {
   readonly idle: number;
@@ -225,7 +236,7 @@ export class NodePool {
       return Promise.resolve(top);
     }
     // An idle resource is handed over inside acquire(); only a caller that will wait needs a timeout.
-    if (this.pool.available > 0) return this.pool.acquire();
+    if (this.pool.available > 0) return this.pool.acquire().then(lend);
     // Every connection is on loan and none may be added: wait for one to be handed over on release.
     if (this.pool.spareResourceCapacity <= 0) return this.waitForHandoff(deadline);
     return this.waitForResource(deadline);
@@ -270,7 +281,7 @@ export class NodePool {
    * a clock reading costs ~0.1 µs on some virtual machines.
    */
   release(connection: PooledConnection, usedAt = performance.now()): void {
-    if (connection.idle || !this.pool.isBorrowedResource(connection)) return;
+    if (connection.idle || !connection.lent) return;
     if (connection.broken) {
       this.destroy(connection);
       return;
@@ -280,7 +291,7 @@ export class NodePool {
     if (waiter !== undefined) {
       waiter.settle(connection);
     } else if (this.closing) {
-      void this.pool.release(connection);
+      this.returnToPool(connection);
     } else {
       connection.idle = true;
       this.idleStack.push(connection);
@@ -302,8 +313,8 @@ export class NodePool {
       for (const connection of stack.splice(0, stale)) {
         connection.idle = false;
         // Above `min`, closed now; the rest wait in generic-pool's own idle list, which keeps `min` open.
-        if (this.pool.size > this.config.pool.min) void this.pool.destroy(connection);
-        else void this.pool.release(connection);
+        if (this.pool.size > this.config.pool.min) this.destroyInPool(connection);
+        else this.returnToPool(connection);
       }
     }, every).unref();
   }
@@ -314,7 +325,7 @@ export class NodePool {
     this.idleSweep = undefined;
     for (const connection of this.idleStack.splice(0)) {
       connection.idle = false;
-      void this.pool.release(connection);
+      this.returnToPool(connection);
     }
   }
 
@@ -345,7 +356,7 @@ export class NodePool {
         if (!this.pool.isBorrowedResource(connection)) continue;
         connection.broken = true;
         forced++;
-        void this.pool.destroy(connection);
+        this.destroyInPool(connection);
       }
       await drained;
     }
@@ -382,9 +393,20 @@ export class NodePool {
     );
   }
 
+  /** generic-pool takes the connection back (it is no longer on loan). */
+  private returnToPool(connection: PooledConnection): void {
+    connection.lent = false;
+    void this.pool.release(connection);
+  }
+
+  private destroyInPool(resource: Resource): void {
+    if (resource instanceof PooledConnection) resource.lent = false;
+    void this.pool.destroy(resource);
+  }
+
   /** Destroys a resource on loan; its slot goes to a caller waiting for a handoff, if any. */
   private destroy(resource: Resource): void {
-    void this.pool.destroy(resource);
+    this.destroyInPool(resource);
     const waiter = this.nextHandoff();
     if (waiter !== undefined) this.acquireFor(waiter);
   }
@@ -431,7 +453,7 @@ export class NodePool {
 
   private acquireFor(waiter: Waiter): void {
     this.pool.acquire().then(
-      (resource) => waiter.settle(resource),
+      (resource) => waiter.settle(lend(resource)),
       (error: unknown) => waiter.fail(error),
     );
   }
