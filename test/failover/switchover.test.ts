@@ -1,7 +1,9 @@
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import type { FailoverReport } from '@rwsplit/failover';
+import { createRouter } from '@rwsplit/router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOAD_DDL, missingOn, plainWriters } from '../support/write-load.js';
+import { nodeConfig } from '../support/cluster-nodes.js';
+import { LOAD_DDL, missingOn, plainWriters, routerWriters } from '../support/write-load.js';
 
 // A planned change of primary under full-speed writes: `rwsplit-failover switchover --to` (the harness's
 // promote() asks the leading manager for it). Nothing acknowledged may be lost; writes pause between the
@@ -63,6 +65,40 @@ describe('switchover under load', () => {
       sqlRunning: true,
       primaryHost: target.host,
     });
+  });
+
+  it('through the router, a switchover only slows writes down: none fails, none is lost', async () => {
+    await cluster.refreshRoles();
+    const { app, monitor } = cluster.credentials;
+    const db = createRouter({
+      primary: nodeConfig(cluster.primary()),
+      replicas: cluster.replicas().map(nodeConfig),
+      connection: { user: app.user, password: app.password, database: app.database },
+      monitor: { user: monitor.user, password: monitor.password, intervalMs: 100 },
+    });
+    try {
+      await db.ready();
+      const old = cluster.primary();
+      const target = cluster.replicas().find((node) => node.running)!;
+      const load = routerWriters(db);
+      await new Promise((resolve) => setTimeout(resolve, LOAD_MS));
+      const report = (await (
+        await cluster.failoverLeader()
+      ).post('/switchover', { to: target.name })) as FailoverReport;
+      await load.firstAckAfter(Date.now());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const result = await load.stop();
+      console.log(
+        `switchover through the router ${old.name} -> ${target.name}: ${result.acknowledged.size} acknowledged, ` +
+          `${result.failed} failed, ${result.inDoubt} in doubt; pause ${report.writePauseMs} ms`,
+      );
+      // Refused by the fenced primary, each write waited for the monitor to see the new one and ran there.
+      expect(result.failed, result.lastError).toBe(0);
+      expect(result.inDoubt).toBe(0);
+      expect(await missingOn(await cluster.waitForPrimary({ not: old }), result.acknowledged)).toEqual([]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('refuses a switchover to a node that is not a replica of the primary, and changes nothing', async () => {

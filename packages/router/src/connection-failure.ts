@@ -48,3 +48,14 @@ export function describeFailure(error: unknown): string {
   }
   return String(error);
 }
+
+/** ER_OPTION_PREVENTS_STATEMENT: the server runs with `read_only` (or `super_read_only`). */
+const READ_ONLY_ERRNO = 1290;
+
+/**
+ * A statement the server refused because it is read-only: nothing was executed. On the node the router
+ * took for the primary that means the primary moved (a switchover fenced it, a failover is under way).
+ */
+export function isReadOnlyRefusal(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as DriverErrorShape).errno === READ_ONLY_ERRNO;
+}

@@ -1,6 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import type { Classification } from './classify/classification.js';
-import { isConnectionFailure } from './connection-failure.js';
+import { isConnectionFailure, isReadOnlyRefusal } from './connection-failure.js';
 import type { ReadYourWrites } from './consistency/read-your-writes.js';
 import type { Engine, Lease } from './engine.js';
 import {
@@ -16,6 +16,11 @@ import type { NodePool, PooledConnection } from './pool.js';
 import type { Route } from './route.js';
 import type { ResultTuple, Statement, StatementKind } from './statement.js';
 import type { Expirable } from './timeout-queue.js';
+
+/** How long a write refused by a read-only primary waits for another node to take writes. */
+const PRIMARY_MOVE_WAIT_MS = 5_000;
+/** How often it looks (the monitor's own interval decides how soon it can see). */
+const PRIMARY_MOVE_POLL_MS = 20;
 
 let capturedResolve: (result: ResultTuple) => void = () => {};
 let capturedReject: (error: unknown) => void = () => {};
@@ -81,6 +86,8 @@ export class StatementRun implements Expirable {
   queued = false;
   unstampedMs: number | undefined = undefined;
   private attempt = 0;
+  /** A read-only refusal was followed to a new primary already (at most once per statement). */
+  private followedPrimary = false;
   private route: Route;
   private node: NodePool | undefined;
   private pooled: PooledConnection | undefined;
@@ -376,6 +383,10 @@ export class StatementRun implements Expirable {
     if (lost) pooled.broken = true;
     this.giveBack(node, pooled);
     if (!lost) {
+      if (isReadOnlyRefusal(error) && this.mayFollowPrimary()) {
+        void this.afterPrimaryMoves(node, error);
+        return;
+      }
       // The server answered with an SQL error: mysql2's own error, as a plain pool would throw it.
       this.fail(node, error);
       return;
@@ -386,6 +397,48 @@ export class StatementRun implements Expirable {
     }
     const named = new QueryFailedError(node.name, error);
     if (!this.retryAfter(node, named)) this.fail(node, named);
+  }
+
+  /**
+   * A statement refused by a read-only primary changed nothing, so it may run once more on the node that
+   * takes writes next: outside a held connection (a transaction's work is gone with its connection), with
+   * a monitor to see the move, once.
+   */
+  private mayFollowPrimary(): boolean {
+    return (
+      this.route.target === 'primary' &&
+      this.spec.lease === undefined &&
+      this.engine.monitor !== undefined &&
+      !this.followedPrimary
+    );
+  }
+
+  /**
+   * Waits (within the statement's budget, `PRIMARY_MOVE_WAIT_MS` at most) until the monitor sees another
+   * node take writes, then runs the statement there; else fails with the server's refusal. A switchover
+   * refuses writes for tens of ms: the caller sees a slower write, not an error.
+   */
+  private async afterPrimaryMoves(refusedBy: NodePool, error: unknown): Promise<void> {
+    this.followedPrimary = true;
+    const attempt = this.attempt;
+    const now = performance.now();
+    if (Number.isNaN(this.budgetEnd)) this.budgetEnd = now + this.spec.budgetMs;
+    const until = Math.min(this.budgetEnd, now + PRIMARY_MOVE_WAIT_MS);
+    while (performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, PRIMARY_MOVE_POLL_MS));
+      if (attempt !== this.attempt) return;
+      let next: NodePool;
+      try {
+        next = this.engine.primary;
+      } catch {
+        continue; // none writable for a moment, or two: wait for one
+      }
+      if (next !== refusedBy) {
+        this.run(undefined, performance.now());
+        return;
+      }
+    }
+    this.fail(refusedBy, error);
   }
 
   /** What a failure before anything was sent is called, by the route's target (the role is the route's). */

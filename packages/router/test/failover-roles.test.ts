@@ -2,7 +2,7 @@ import type { QueryResult } from 'mysql2/promise';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PrimaryUnavailableError, ReplicaUnavailableError } from '../src/index.js';
 import { MARIADB_REPLICA_RUNNING } from './dialect-fixtures.js';
-import type { FakeServer } from './fake-driver.js';
+import { driverError, type FakeServer } from './fake-driver.js';
 import { type Rig, rig, until } from './setup.js';
 
 /**
@@ -95,5 +95,75 @@ describe('errors after a failover name the role the statement routed to, not the
     const error = await router.query('SELECT 1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReplicaUnavailableError);
     expect(error).toMatchObject({ node: 'primary' });
+  });
+});
+
+describe('a write refused by a read-only primary (a switchover) runs once on the next primary', () => {
+  const READ_ONLY = () =>
+    Object.assign(driverError('ER_OPTION_PREVENTS_STATEMENT', false, 1290), { sqlState: 'HY000' });
+
+  async function twoNodes(): Promise<{
+    r: Rig;
+    primaryRole: { readOnly: boolean };
+    replicaRole: { readOnly: boolean };
+  }> {
+    const primaryRole = { readOnly: false };
+    const replicaRole = { readOnly: true };
+    current = rig({ monitor: { intervalMs: 10 }, heartbeat: false, lag: { readmitAfterMs: 0 } });
+    answerAs(current.primary, primaryRole);
+    answerAs(current.replicas[0]!, replicaRole);
+    await current.router.ready();
+    return { r: current, primaryRole, replicaRole };
+  }
+
+  it('waits for the monitor to see the new primary and runs the write there', async () => {
+    const { r, primaryRole, replicaRole } = await twoNodes();
+    r.primary.failNext(/INSERT/, READ_ONLY());
+    // The switchover completes a moment after the refusal.
+    setTimeout(() => {
+      primaryRole.readOnly = true;
+      replicaRole.readOnly = false;
+    }, 30);
+    await r.router.execute('INSERT INTO t VALUES (1)');
+    expect(r.replicas[0]!.executed.some((e) => e.sql.startsWith('INSERT'))).toBe(true);
+  });
+
+  it('fails with the refusal itself when no other node takes writes', async () => {
+    const { r } = await twoNodes();
+    r.primary.failNext(/INSERT/, READ_ONLY());
+    await expect(r.router.execute('INSERT INTO t VALUES (1)', [], { timeoutMs: 300 })).rejects.toMatchObject({
+      errno: 1290,
+    });
+    expect(r.replicas[0]!.executed.some((e) => e.sql.startsWith('INSERT'))).toBe(false);
+  });
+
+  it('never follows for a statement in a transaction: its work went with the connection', async () => {
+    const { r } = await twoNodes();
+    await expect(
+      r.router.transaction(async (tx) => {
+        r.primary.failNext(/INSERT/, READ_ONLY());
+        await tx.execute('INSERT INTO t VALUES (1)');
+      }),
+    ).rejects.toMatchObject({ errno: 1290 });
+    expect(r.replicas[0]!.executed.some((e) => e.sql.startsWith('INSERT'))).toBe(false);
+  });
+
+  it('follows at most once: refused again on the new primary, the write fails', async () => {
+    const { r, primaryRole, replicaRole } = await twoNodes();
+    r.primary.failNext(/INSERT/, READ_ONLY());
+    const refusedAgain = READ_ONLY();
+    r.replicas[0]!.failNext(/INSERT/, refusedAgain);
+    setTimeout(() => {
+      primaryRole.readOnly = true;
+      replicaRole.readOnly = false;
+      // And back, as if switched over again: a second follow would reach the old primary.
+      setTimeout(() => {
+        primaryRole.readOnly = false;
+        replicaRole.readOnly = true;
+      }, 60);
+    }, 30);
+    // The new primary's own refusal: it followed once; a second follow would have succeeded on the old one.
+    await expect(r.router.execute('INSERT INTO t VALUES (2)')).rejects.toBe(refusedAgain);
+    expect(r.primary.executed.some((e) => e.sql.startsWith('INSERT'))).toBe(false);
   });
 });
