@@ -68,6 +68,44 @@ function tracker(): { sink: Sink; firstAckAfter: WriteLoad['firstAckAfter'] } {
   };
 }
 
+/** Runs one write and records its outcome: acknowledged, in doubt, or failed. False when it did not succeed. */
+async function recorded(
+  sink: Sink,
+  id: number,
+  seq: number,
+  write: () => Promise<unknown>,
+): Promise<boolean> {
+  try {
+    await write();
+    sink.acknowledged.add(`${id}:${seq}`);
+    sink.ackTimes.push(Date.now());
+    return true;
+  } catch (error) {
+    sink.lastError = (error as Error).message;
+    if (inDoubt(error)) sink.inDoubt++;
+    else sink.failed++;
+    return false;
+  }
+}
+
+/** Starts `count` writers (fresh ids) and hands back the load: stopping waits for every writer. */
+function startLoad(
+  count: number,
+  writer: (id: number, running: () => boolean) => Promise<void>,
+  { sink, firstAckAfter }: ReturnType<typeof tracker>,
+): WriteLoad {
+  let running = true;
+  const done = Promise.all(writerIds(count).map((id) => writer(id, () => running)));
+  return {
+    firstAckAfter,
+    async stop() {
+      running = false;
+      await done;
+      return sink;
+    },
+  };
+}
+
 function inDoubt(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   // Sent, then the connection went away: the server may have committed it.
@@ -78,9 +116,9 @@ function inDoubt(error: unknown): boolean {
 
 /** Writers on plain mysql2 connections, each finding the writable node itself. */
 export function plainWriters(cluster: Cluster, writers = 4): WriteLoad {
-  const { sink, firstAckAfter } = tracker();
+  const track = tracker();
+  const { sink } = track;
   const { app } = cluster.credentials;
-  let running = true;
   const connectWritable = async (): Promise<mysql.Connection | undefined> => {
     for (const node of cluster.dbNodes) {
       if (!node.running || node.paused) continue;
@@ -103,10 +141,10 @@ export function plainWriters(cluster: Cluster, writers = 4): WriteLoad {
     }
     return undefined;
   };
-  const writer = async (id: number) => {
+  const writer = async (id: number, running: () => boolean) => {
     let seq = 0;
     let connection: mysql.Connection | undefined;
-    while (running) {
+    while (running()) {
       connection ??= await connectWritable();
       if (connection === undefined) {
         sink.failed++;
@@ -114,64 +152,39 @@ export function plainWriters(cluster: Cluster, writers = 4): WriteLoad {
         continue;
       }
       seq++;
-      try {
-        await connection.query(
-          { sql: 'INSERT INTO write_load (writer, seq, at) VALUES (?, ?, ?)', timeout: 5_000 },
-          [id, seq, Date.now()],
-        );
-        sink.acknowledged.add(`${id}:${seq}`);
-        sink.ackTimes.push(Date.now());
-      } catch (error) {
-        sink.lastError = (error as Error).message;
-        if (inDoubt(error)) sink.inDoubt++;
-        else sink.failed++;
+      const on = connection;
+      const ok = await recorded(sink, id, seq, () =>
+        on.query({ sql: 'INSERT INTO write_load (writer, seq, at) VALUES (?, ?, ?)', timeout: 5_000 }, [
+          id,
+          seq,
+          Date.now(),
+        ]),
+      );
+      if (!ok) {
         connection.destroy();
         connection = undefined;
       }
     }
     connection?.destroy();
   };
-  const done = Promise.all(writerIds(writers).map(writer));
-  return {
-    firstAckAfter,
-    async stop() {
-      running = false;
-      await done;
-      return sink;
-    },
-  };
+  return startLoad(writers, writer, track);
 }
 
 /** Writers through the router, which follows the writable node itself (its monitor). */
 export function routerWriters(db: Router, writers = 4): WriteLoad {
-  const { sink, firstAckAfter } = tracker();
-  let running = true;
-  const writer = async (id: number) => {
+  const track = tracker();
+  const writer = async (id: number, running: () => boolean) => {
     let seq = 0;
-    while (running) {
+    while (running()) {
       seq++;
-      try {
-        await db.execute('INSERT INTO write_load (writer, seq, at) VALUES (?, ?, ?)', [id, seq, Date.now()]);
-        sink.acknowledged.add(`${id}:${seq}`);
-        sink.ackTimes.push(Date.now());
-      } catch (error) {
-        sink.lastError = (error as Error).message;
-        if (inDoubt(error)) sink.inDoubt++;
-        else sink.failed++;
-        // No node takes writes for a moment: do not spin.
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      const ok = await recorded(track.sink, id, seq, () =>
+        db.execute('INSERT INTO write_load (writer, seq, at) VALUES (?, ?, ?)', [id, seq, Date.now()]),
+      );
+      // No node takes writes for a moment: do not spin.
+      if (!ok) await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
-  const done = Promise.all(writerIds(writers).map(writer));
-  return {
-    firstAckAfter,
-    async stop() {
-      running = false;
-      await done;
-      return sink;
-    },
-  };
+  return startLoad(writers, writer, track);
 }
 
 /** Acknowledged rows missing on `node`. */

@@ -348,18 +348,12 @@ export class FailoverManager {
           if (observation.name !== primary && observation.replica !== undefined) {
             await this.links
               .get(observation.name)!
-              .runAll([...dialect.stopReceiving, ...this.startReceiving()]);
+              .runAll([...dialect.stopReceiving, ...dialect.startReceiving]);
           }
         },
         { enabled: wanted },
       );
     }
-  }
-
-  private startReceiving() {
-    return this.dialect!.flavor === 'mariadb'
-      ? [{ sql: 'START SLAVE IO_THREAD', values: [] }]
-      : [{ sql: 'START REPLICA IO_THREAD', values: [] }];
   }
 
   private semiSyncSettings() {

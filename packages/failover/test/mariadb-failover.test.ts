@@ -284,6 +284,7 @@ describe('MariaDbFailoverDialect: statements', () => {
 
   it('stops receiving, starts applying and forgets the source with the SLAVE statements', () => {
     expect(dialect.stopReceiving).toEqual([{ sql: 'STOP SLAVE IO_THREAD', values: [] }]);
+    expect(dialect.startReceiving).toEqual([{ sql: 'START SLAVE IO_THREAD', values: [] }]);
     expect(dialect.startApplying).toEqual([{ sql: 'START SLAVE SQL_THREAD', values: [] }]);
     expect(dialect.forgetSource).toEqual([
       { sql: 'STOP SLAVE', values: [] },

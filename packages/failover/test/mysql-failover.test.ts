@@ -283,6 +283,7 @@ describe('MySqlFailoverDialect: statements', () => {
 
   it('stops receiving, starts applying and forgets the source with the REPLICA statements', () => {
     expect(dialect.stopReceiving).toEqual([{ sql: 'STOP REPLICA IO_THREAD', values: [] }]);
+    expect(dialect.startReceiving).toEqual([{ sql: 'START REPLICA IO_THREAD', values: [] }]);
     expect(dialect.startApplying).toEqual([{ sql: 'START REPLICA SQL_THREAD', values: [] }]);
     expect(dialect.forgetSource).toEqual([
       { sql: 'STOP REPLICA', values: [] },

@@ -36,6 +36,7 @@ export {
 } from './dialect/dialect.js';
 export { MariaDbDialect } from './dialect/mariadb-dialect.js';
 export { MySqlDialect } from './dialect/mysql-dialect.js';
+export { statement } from './dialect/probe.js';
 export { parseReplicaStatus } from './dialect/replica-status.js';
 export { asBoolean, asNumber, asText, column, type Row, rowsOf } from './dialect/row-values.js';
 export { atLeast, parseServerVersion, type ServerVersion } from './dialect/server-version.js';

@@ -100,6 +100,8 @@ export interface FailoverDialect {
   readonly unfence: readonly Statement[];
   /** Stops replication and the IO thread's reconnect attempts; keeps what was received. */
   readonly stopReceiving: readonly Statement[];
+  /** (Re)starts the IO thread: it reconnects to the source (and takes up semi-sync settings). */
+  readonly startReceiving: readonly Statement[];
   /** (Re)starts the applier only: it applies what was received while the IO thread stays off. */
   readonly startApplying: readonly Statement[];
   /** Waits at most `timeoutMs` until everything received is applied. */

@@ -129,6 +129,7 @@ export class MariaDbFailoverDialect implements FailoverDialect {
   readonly fence = [statement('SET GLOBAL read_only = ON')];
   readonly unfence = [statement('SET GLOBAL read_only = OFF')];
   readonly stopReceiving = [statement('STOP SLAVE IO_THREAD')];
+  readonly startReceiving = [statement('START SLAVE IO_THREAD')];
   readonly startApplying = [statement('START SLAVE SQL_THREAD')];
   readonly forgetSource = [statement('STOP SLAVE'), statement('RESET SLAVE ALL')];
 

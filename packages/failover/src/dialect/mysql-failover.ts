@@ -205,6 +205,7 @@ export class MySqlFailoverDialect implements FailoverDialect {
   /** Turning `super_read_only` off leaves `read_only` on: both, in this order. */
   readonly unfence = [statement('SET GLOBAL super_read_only = OFF'), statement('SET GLOBAL read_only = OFF')];
   readonly stopReceiving = [statement('STOP REPLICA IO_THREAD')];
+  readonly startReceiving = [statement('START REPLICA IO_THREAD')];
   readonly startApplying = [statement('START REPLICA SQL_THREAD')];
   readonly forgetSource = [statement('STOP REPLICA'), statement('RESET REPLICA ALL')];
 

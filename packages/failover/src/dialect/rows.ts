@@ -5,13 +5,10 @@ import {
   type Probe,
   type Row,
   rowsOf,
-  type Statement,
 } from '@rwsplit/router/replication';
 
-/** A frozen statement. */
-export function statement(sql: string, values: readonly unknown[] = []): Statement {
-  return Object.freeze({ sql, values: Object.freeze([...values]) });
-}
+/** The router's statement builder: one for both packages. */
+export { statement } from '@rwsplit/router/replication';
 
 /** A frozen probe whose reader gets the whole `query` result. */
 export function probe<T>(
