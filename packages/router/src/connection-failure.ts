@@ -1,7 +1,9 @@
+import { TLS_FAILURE_CODES } from './tls-failure.js';
+
 /**
- * Tells failures of the connection (socket closed, connect refused or timed out, server gone) from SQL
- * errors the server reported on a healthy connection. Only the former make a node suspect, get
- * wrapped in a `RwsplitError`, or allow a read to be retried elsewhere.
+ * Tells failures of the connection (socket closed, connect refused or timed out, server gone, TLS not
+ * trusted) from SQL errors the server reported on a healthy connection. Only the former make a node
+ * suspect, get wrapped in a `RwsplitError`, or allow a read to be retried elsewhere.
  */
 
 const CONNECTION_CODES: ReadonlySet<string> = new Set([
@@ -35,7 +37,9 @@ export function isConnectionFailure(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as DriverErrorShape;
   if (e.fatal === true) return true;
-  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+  // A certificate that fails verification makes the node as unusable as a refused connect.
+  if (typeof e.code === 'string' && (CONNECTION_CODES.has(e.code) || TLS_FAILURE_CODES.has(e.code)))
+    return true;
   return typeof e.errno === 'number' && CONNECTION_ERRNOS.has(e.errno);
 }
 

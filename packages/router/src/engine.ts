@@ -16,6 +16,7 @@ import { NodePool, type PooledConnection } from './pool.js';
 import { ReadCandidate, type ReadSelector } from './read-selector.js';
 import type { ResolvedConfig } from './resolve-config.js';
 import { decideRoute, type Route } from './route.js';
+import { verifyPeerOption } from './server-identity.js';
 import {
   type ResultTuple,
   requestedTarget,
@@ -109,6 +110,10 @@ export class Engine {
 
   private createMonitor(monitor: NonNullable<ResolvedConfig['monitor']>): TopologyMonitor {
     const { config } = this;
+    // The monitor's connections get the same identity check as the pools' (and share its verdicts).
+    const verifiers = new Map(
+      this.nodes.map((node) => [node.name, verifyPeerOption(config.connection.ssl, node.host, node.port)]),
+    );
     return new TopologyMonitor({
       nodes: this.nodes.map((node) => ({ name: node.name, host: node.host, port: node.port })),
       configuredPrimary: this.configuredPrimary.name,
@@ -125,6 +130,7 @@ export class Engine {
           host: node.host,
           port: node.port,
           connectTimeout: monitor.timeoutMs,
+          ...verifiers.get(node.name),
         }),
       logger: config.logger,
       onChange: (change) => this.telemetry.recordTopologyChange(change),

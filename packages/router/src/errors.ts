@@ -27,6 +27,7 @@ export const RWSPLIT_ERROR_CODES = [
   'RWSPLIT_CALLBACK_API',
   'RWSPLIT_CONNECTION_LOST',
   'RWSPLIT_CLOSED',
+  'RWSPLIT_TLS_VERIFICATION_FAILED',
 ] as const;
 
 export type RwsplitErrorCode = (typeof RWSPLIT_ERROR_CODES)[number];
@@ -316,6 +317,95 @@ export class ConnectionLostError extends RwsplitError {
   }
 }
 
+/**
+ * What failed when a node's TLS could not be trusted: its certificate chain (`unknown CA`, `self-signed`,
+ * `expired`, `not yet valid`, `rejected` for the rarer verification failures), its names (`name mismatch`:
+ * no subjectAltName for the address the node is configured with), the server itself (`no TLS support`),
+ * or the check (`not checked`: the driver did not let the router see the handshake, or resumed a TLS
+ * session the router never verified for that address).
+ */
+export type TlsFailureReason =
+  | 'unknown CA'
+  | 'self-signed'
+  | 'expired'
+  | 'not yet valid'
+  | 'rejected'
+  | 'name mismatch'
+  | 'no TLS support'
+  | 'not checked';
+
+/** What each TLS failure means and what to do about it, for a node whose host (as configured) is `host`. */
+const TLS_FAILURES: Readonly<
+  Record<TlsFailureReason, { readonly problem: string; readonly advice: (host: string) => string }>
+> = {
+  'unknown CA': {
+    problem: 'its certificate is not signed by a CA the router trusts',
+    advice: () => "Pass the CA that signed the cluster's server certificates as `connection.ssl.ca`.",
+  },
+  'self-signed': {
+    problem: 'its certificate is self-signed, or its chain ends in a CA the router does not trust',
+    advice: () =>
+      "Pass the CA that signed the cluster's server certificates (or that certificate) as `connection.ssl.ca`.",
+  },
+  expired: {
+    problem: 'its certificate has expired',
+    advice: () => "Check the certificate's validity dates and issue the server a new one.",
+  },
+  'not yet valid': {
+    problem: 'its certificate is not valid yet',
+    advice: () => "Check the certificate's validity dates and the clocks of both hosts.",
+  },
+  rejected: {
+    problem: 'its certificate was rejected',
+    advice: () => 'Check the certificate and its chain against the CA passed as `connection.ssl.ca`.',
+  },
+  'name mismatch': {
+    problem: 'its certificate does not name the host the router connects to',
+    advice: (host) =>
+      `Check that the certificate's subjectAltName lists ${host} exactly as the node's host is configured (IP:${host} for an address, DNS:${host} for a name).`,
+  },
+  'no TLS support': {
+    problem: 'the server does not support TLS, but `connection.ssl` is set',
+    advice: () =>
+      "Check the server's TLS settings (ssl_cert, ssl_key): the router never connects to it unencrypted.",
+  },
+  'not checked': {
+    problem: 'the router could not check its certificate against the host',
+    advice: () =>
+      'Pass `connection.ssl` as an options object (not a profile name shared with other mysql2 connections of the process), with the mysql2 version the router depends on.',
+  },
+};
+
+/**
+ * A node's TLS could not be trusted, so the router did not use it: the certificate failed verification
+ * (`reason` says how), did not name the node's address, or the server offered no TLS. The statement was
+ * not sent (with the default driver, not even the credentials were). A read that hits such a node was
+ * already retried on another eligible one; this is what the caller sees when that was not possible, in
+ * place of `PrimaryUnavailableError` or `ReplicaUnavailableError`, so that the cause is not mistaken for
+ * an outage. Not retryable: the same certificate fails the same way until someone replaces it or changes
+ * `connection.ssl`.
+ */
+export class TlsVerificationError extends RwsplitError {
+  override name = 'TlsVerificationError';
+  constructor(
+    node: string,
+    /** `host:port` as configured: what the certificate was checked against. */
+    readonly address: string,
+    readonly reason: TlsFailureReason,
+    cause?: unknown,
+  ) {
+    const { problem, advice } = TLS_FAILURES[reason];
+    const detail = cause instanceof Error && cause.message !== '' ? ` (${cause.message})` : '';
+    const host = address.slice(0, address.lastIndexOf(':'));
+    super(
+      `TLS verification of ${node} (${address}) failed: ${problem}${detail}. The statement was not executed. ${advice(host)}`,
+      'RWSPLIT_TLS_VERIFICATION_FAILED',
+      false,
+      { node, cause },
+    );
+  }
+}
+
 /** The router was closed; it runs nothing any more. */
 export class RouterClosedError extends RwsplitError {
   override name = 'RouterClosedError';
@@ -346,6 +436,7 @@ export const RWSPLIT_ERROR_CLASSES = Object.freeze({
   RWSPLIT_CALLBACK_API: CallbackApiError,
   RWSPLIT_CONNECTION_LOST: ConnectionLostError,
   RWSPLIT_CLOSED: RouterClosedError,
+  RWSPLIT_TLS_VERIFICATION_FAILED: TlsVerificationError,
 } satisfies Record<RwsplitErrorCode, abstract new (...args: never[]) => RwsplitError>);
 
 const CODE_OF_CLASS: ReadonlyMap<unknown, RwsplitErrorCode> = new Map(

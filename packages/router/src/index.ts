@@ -8,7 +8,13 @@ export {
 } from './classify/index.js';
 export type { ConsistencyConfig, ConsistencyMode } from './consistency/consistency-config.js';
 export { type Dialect, detectDialect } from './dialect/dialect.js';
-export type { Driver, DriverConnection, DriverConnectOptions } from './driver.js';
+export type {
+  Driver,
+  DriverConnection,
+  DriverConnectOptions,
+  PeerVerifier,
+  TlsPeer,
+} from './driver.js';
 export type { CloseReport } from './engine.js';
 export {
   AcquireTimeoutError,
@@ -30,6 +36,8 @@ export {
   SessionReleasedError,
   SessionStateError,
   StatementTimeoutError,
+  type TlsFailureReason,
+  TlsVerificationError,
   TransactionEndedError,
   TransactionResolutionUnknownError,
   WriteOutcomeUnknownError,

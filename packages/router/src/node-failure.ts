@@ -1,5 +1,11 @@
 import type { RouteTarget } from './classify/classification.js';
-import { PrimaryUnavailableError, ReplicaUnavailableError, type RwsplitError } from './errors.js';
+import {
+  PrimaryUnavailableError,
+  ReplicaUnavailableError,
+  type RwsplitError,
+  TlsVerificationError,
+} from './errors.js';
+import { tlsFailureOf } from './tls-failure.js';
 
 /**
  * A node could not give a connection (connect failed, breaker open, connections keep failing
@@ -11,6 +17,8 @@ export class NodeUnavailable extends Error {
   override name = 'NodeUnavailable';
   constructor(
     readonly node: string,
+    /** `host:port` as configured. */
+    readonly address: string,
     readonly detail: string,
     cause?: unknown,
   ) {
@@ -18,8 +26,13 @@ export class NodeUnavailable extends Error {
   }
 }
 
-/** The public error for a node failure, by the target the statement was routing to. */
+/**
+ * The public error for a node failure, by the target the statement was routing to; by its cause when that
+ * is a TLS trust failure (the node is down for no role, and "unavailable" would hide why).
+ */
 export function unavailableAs(target: RouteTarget, failure: NodeUnavailable): RwsplitError {
+  const tls = tlsFailureOf(failure.cause);
+  if (tls !== undefined) return new TlsVerificationError(failure.node, failure.address, tls, failure.cause);
   return target === 'primary'
     ? new PrimaryUnavailableError(failure.node, failure.detail, failure.cause)
     : new ReplicaUnavailableError(failure.node, failure.detail, failure.cause);

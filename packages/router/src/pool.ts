@@ -7,6 +7,7 @@ import type { Driver, DriverConnection, DriverConnectOptions } from './driver.js
 import { AcquireTimeoutError, RouterClosedError } from './errors.js';
 import { DeadlinePassed, NodeUnavailable } from './node-failure.js';
 import type { ResolvedPoolConfig } from './pool-config.js';
+import { verifyPeerOption } from './server-identity.js';
 import { COARSE_CLOCK_SLACK_MS, type Expirable, TimeoutQueue } from './timeout-queue.js';
 import { TIMED_OUT, within, withinMs } from './within.js';
 
@@ -26,7 +27,9 @@ export interface NodePoolSettings {
   readonly pool: ResolvedPoolConfig;
   readonly circuitBreaker: ResolvedCircuitBreakerConfig;
   /** Shared mysql2 connection options (user, password, database, ssl ...), without the address. */
-  readonly connection: Readonly<Omit<DriverConnectOptions, 'host' | 'port' | 'connectTimeout'>>;
+  readonly connection: Readonly<
+    Omit<DriverConnectOptions, 'host' | 'port' | 'connectTimeout' | 'verifyPeer'>
+  >;
   readonly driver: Driver;
 }
 
@@ -142,6 +145,8 @@ export class NodePool {
       host: node.host,
       port: node.port,
       connectTimeout: config.pool.connectTimeoutMs,
+      // Called once per connection, at its TLS handshake: never on a statement's way.
+      ...verifyPeerOption(config.connection.ssl, node.host, node.port),
     });
     const { min, max, idleTimeoutMs } = config.pool;
     this.pool = genericPool.createPool<Resource>(
@@ -376,7 +381,7 @@ export class NodePool {
 
   /** The neutral failure this node reports; the statement's route names it (`nameFailure`). */
   unavailable(detail: string, cause?: unknown): NodeUnavailable {
-    return new NodeUnavailable(this.name, detail, cause);
+    return new NodeUnavailable(this.name, `${this.host}:${this.port}`, detail, cause);
   }
 
   /** @internal A statement's deadline passed while it waited for a connection: nothing was sent. */

@@ -26,6 +26,7 @@ import {
   MONITOR_DEFAULTS,
   type RouterConfig,
 } from './router-config.js';
+import { checksIdentity } from './server-identity.js';
 import { type ResolvedTimeoutsConfig, resolveTimeoutsConfig } from './timeouts-config.js';
 import type { TopologyLogger } from './topology/topology-logger.js';
 
@@ -176,8 +177,14 @@ function resolveConnection(value: unknown): Readonly<ConnectionConfig> {
   // mysql2's `trace` (on by default) captures a stack trace for every statement so that a failed one
   // points at its caller; behind the router that stack shows only router frames, and capturing it costs
   // ~7 us of CPU per statement. Off unless the caller asks for it.
-  // Shallow: nested values (ssl certificates as Buffers, typeCast functions) belong to the caller.
-  return Object.freeze({ trace: false, ...connection }) as Readonly<ConnectionConfig>;
+  // Shallow: nested values (ssl certificates as Buffers, typeCast functions) belong to the caller, except
+  // for the ssl options object, of which the router keeps a copy of its own. mysql2 caches TLS sessions
+  // per that object (and address), and a session resumed from another mysql2 connection of the process
+  // would carry no certificate the router ever checked (see server-identity.ts); mysql2 also writes into
+  // the object (so it is not frozen). The router checks the server's name itself, so mysql2's own check
+  // is off in the copy: for a host given as an IP address it would check the name `localhost` instead.
+  const own = isBag(ssl) ? { ssl: checksIdentity(ssl) ? { ...ssl, verifyIdentity: false } : { ...ssl } } : {};
+  return Object.freeze({ trace: false, ...connection, ...own }) as Readonly<ConnectionConfig>;
 }
 
 function resolveMonitor(value: unknown): ResolvedMonitor | undefined {

@@ -35,7 +35,9 @@ export interface ReplicaConfig extends NodeConfig {
 /**
  * mysql2 connection options shared by every node (user, password, database, ssl, timezone, charset,
  * typeCast, namedPlaceholders ...), passed to mysql2 as they are, except that mysql2's `trace` defaults to
- * `false` here (its per-statement stack capture would show only router frames and costs ~7 us a statement). The address comes from the node and
+ * `false` here (its per-statement stack capture would show only router frames and costs ~7 us a statement),
+ * and that the router checks a TLS server's certificate against the node's host itself, in place of
+ * `ssl.verifyIdentity` (see the README's "TLS to the database"). The address comes from the node and
  * the connect timeout from `pool.connectTimeoutMs`, so `host`, `port`, `socketPath`, `uri` and
  * `connectTimeout` are refused here.
  */

@@ -15,6 +15,23 @@ type ErrorsModule = typeof errors;
 type ErrorClass = abstract new (...args: never[]) => errors.RwsplitError;
 
 const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', errno: -111 });
+const tlsCause = Object.assign(
+  new Error(
+    "Hostname/IP does not match certificate's altnames: IP: 10.0.0.22 is not in the cert's list: 10.0.0.23",
+  ),
+  { code: 'ERR_TLS_CERT_ALTNAME_INVALID' },
+);
+// Every reason, so that each branch of TlsVerificationError's message is checked (the compiler keeps the list whole).
+const TLS_FAILURE_REASONS = Object.keys({
+  'unknown CA': true,
+  'self-signed': true,
+  expired: true,
+  'not yet valid': true,
+  rejected: true,
+  'name mismatch': true,
+  'no TLS support': true,
+  'not checked': true,
+} satisfies Record<errors.TlsFailureReason, true>) as errors.TlsFailureReason[];
 
 /** At least one instance of every class, made by the given copy of the module; every branch of a message. */
 function samples(e: ErrorsModule): errors.RwsplitError[] {
@@ -38,6 +55,9 @@ function samples(e: ErrorsModule): errors.RwsplitError[] {
     new e.TransactionEndedError(),
     new e.TransactionResolutionUnknownError('db-primary', cause),
     new e.RouterClosedError(),
+    ...TLS_FAILURE_REASONS.map(
+      (reason) => new e.TlsVerificationError('db-replica-1', '10.0.0.22:3306', reason, tlsCause),
+    ),
   ];
 }
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { PeerCertificate } from 'node:tls';
 import type { FieldPacket, QueryOptions, QueryResult } from 'mysql2/promise';
 import type { Driver, DriverConnection, DriverConnectOptions } from '../src/driver.js';
 
@@ -12,6 +13,14 @@ export interface Executed {
 }
 
 type Reply = (sql: string, values: unknown) => QueryResult | Promise<QueryResult>;
+
+/** A server certificate as Node reports it, with only what a name check reads (`IP Address:…`, `DNS:…`). */
+export function certificateFor(...subjectAltNames: string[]): PeerCertificate {
+  return {
+    subject: { CN: 'fake server' },
+    subjectaltname: subjectAltNames.join(', '),
+  } as unknown as PeerCertificate;
+}
 
 export function driverError(
   code: string,
@@ -35,6 +44,13 @@ export class FakeServer {
   /** The next this-many pings fail (then they succeed again). */
   pingFailures = 0;
   version = '10.11.6-MariaDB';
+  /**
+   * What a TLS handshake with this server shows (when `connection.ssl` is set): the certificate it
+   * presents, checked by the router's `verifyPeer` as mysql2Driver does; or `tlsFailure`, the error Node
+   * reports when the chain fails verification (unknown CA, expired ...).
+   */
+  certificate: PeerCertificate | undefined;
+  tlsFailure: Error | undefined;
   /** Thread ids that received KILL QUERY, in order. */
   readonly killed: number[] = [];
   private failures: Array<{ match: RegExp; error: Error; die: boolean }> = [];
@@ -89,14 +105,22 @@ export class FakeServer {
   }
 
   /** @internal */
-  async accept(): Promise<FakeConnection> {
+  async accept(options?: DriverConnectOptions): Promise<FakeConnection> {
     this.connectAttempts += 1;
     await Promise.resolve();
     if (this.hang) return new Promise<never>(() => {});
     if (this.refuse) throw driverError('ECONNREFUSED', true);
+    if (options?.ssl !== undefined) this.handshake(options);
     const connection = new FakeConnection(this, this.nextId++);
     this.connections.add(connection);
     return connection;
+  }
+
+  /** A TLS handshake as mysql2Driver reports it: Node's error, or what the router's check returned. */
+  private handshake(options: DriverConnectOptions): void {
+    const failure =
+      this.tlsFailure ?? options.verifyPeer?.({ certificate: this.certificate, resumed: false });
+    if (failure !== undefined) throw Object.assign(failure, { fatal: true });
   }
 
   /** @internal */
@@ -222,7 +246,7 @@ export class FakeDriver implements Driver {
 
   connect(options: DriverConnectOptions): Promise<DriverConnection> {
     this.connectOptions.push(options);
-    return this.server(options.host).accept();
+    return this.server(options.host).accept(options);
   }
 
   serverVersion(connection: DriverConnection): string | undefined {

@@ -8,6 +8,8 @@ import type {
   ReplicaState,
 } from '../dialect/dialect.js';
 import type { DriverConnection } from '../driver.js';
+import { TlsVerificationError } from '../errors.js';
+import { tlsFailureOf } from '../tls-failure.js';
 import { TIMED_OUT, withinMs } from '../within.js';
 import { catchUpTarget, catchUpWaitMs, caughtUpWithin, type NodeProbe, replicaProbe } from './caught-up.js';
 import { discoverPrimary, type PrimaryDecision } from './discovery.js';
@@ -76,7 +78,10 @@ export interface NodeStatus {
   readonly reason?: OutOfRotationReason;
   /** The node's applied GTID position, in the server's own text form. */
   readonly position?: string;
-  /** The last probe error, when unreachable. */
+  /**
+   * The last probe error, when unreachable. A node whose TLS is not trusted says so: the message of the
+   * `TlsVerificationError` statements would get (what failed, what to do).
+   */
   readonly error?: string;
   /** When the last probe finished (ms since the epoch); 0 before the first. */
   readonly checkedAt: number;
@@ -258,7 +263,7 @@ export class TopologyMonitor {
         replica: undefined,
         heartbeatLagMs: undefined,
         position: undefined,
-        error: error instanceof Error ? error.message : String(error),
+        error: probeError(record.node, error),
       };
     } finally {
       record.checkedAt = Date.now();
@@ -484,6 +489,15 @@ export class TopologyMonitor {
       this.config.onChange({ kind: 'primary', node: '', reason });
     }
   }
+}
+
+/** A probe's failure as `topology()` reports it: a TLS trust failure says so, and what to do about it. */
+function probeError(node: MonitoredNode, error: unknown): string {
+  const tls = tlsFailureOf(error);
+  if (tls !== undefined) {
+    return new TlsVerificationError(node.name, `${node.host}:${node.port}`, tls, error).message;
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** A promise and its resolver; settling again is a no-op. */
