@@ -7,9 +7,10 @@ import type { LagHistory } from './dashboard/lag-history.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { AppMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
+import { DEFAULT_REQUEST_BODY_TIMEOUT_MS, requestBodyDeadline } from './request-deadline.js';
 import { requestLogging } from './request-log.js';
 import { notesRouter } from './routes/notes.js';
-import { statusRouter } from './routes/status.js';
+import { internalStatusHandler, type StatusSources, statusRouter } from './routes/status.js';
 
 /** The dashboard's files. Behind the stack Nginx serves them itself; the app serves them when run alone. */
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
@@ -20,6 +21,8 @@ export interface AppOptions {
   readonly readiness: Readiness;
   /** Largest accepted JSON body. Default: `1mb`. */
   readonly bodyLimit?: string;
+  /** Longest time from a request's arrival to the last byte of its body, in ms. Default: 10 000. */
+  readonly requestBodyTimeoutMs?: number;
   /** Shown on the dashboard. Default: `server-1`. */
   readonly serverName?: string;
   /** The metrics the router reports into: pass its `meterProvider` to `createRouter`. */
@@ -47,6 +50,7 @@ export function createApp({
   logger,
   readiness,
   bodyLimit = '1mb',
+  requestBodyTimeoutMs = DEFAULT_REQUEST_BODY_TIMEOUT_MS,
   serverName = 'server-1',
   metrics,
   lagHistory,
@@ -56,6 +60,8 @@ export function createApp({
   app.set('trust proxy', 'loopback');
 
   app.use(requestLogging(logger));
+  // Before anything that reads a body, and after the request log so a 408 is logged with its request id.
+  app.use(requestBodyDeadline(logger, requestBodyTimeoutMs));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -65,24 +71,24 @@ export function createApp({
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', reason });
   });
 
-  app.use(
-    '/api/status',
-    statusRouter({
-      serverName,
-      topology: () => db.topology(),
-      lagHistory,
-      collectMetrics: () => metrics.collect(),
-    }),
-  );
+  const status: StatusSources = {
+    serverName,
+    topology: () => db.topology(),
+    lagHistory,
+    collectMetrics: () => metrics.collect(),
+  };
+  app.use('/api/status', statusRouter(status));
   app.use('/api', jsonBodies(bodyLimit), rwsplitMiddleware(db));
   app.use('/api/notes', notesRouter());
 
-  // Internal only: Nginx answers 404 for this path, so scrapes reach the app's own address only. Matched
-  // exactly: Express's default routing ignores case and a trailing slash, and `/METRICS/` must not
-  // become a way around Nginx. Mounted after the API, which shares no path with it, so API requests do
-  // not pass through a router of their own first.
+  // Internal only: Nginx answers 404 for these paths, so they are reachable on the app's own address
+  // only. Matched exactly: Express's default routing ignores case and a trailing slash, and `/METRICS/`
+  // must not become a way around Nginx. Mounted after the API, which shares no path with it, so API
+  // requests do not pass through a router of their own first.
   const internal = express.Router({ caseSensitive: true, strict: true });
   internal.get('/metrics', (req, res) => metrics.serve(req, res));
+  // The topology with addresses and probe errors, which `/api/status` leaves out.
+  internal.get('/internal/status', internalStatusHandler(status));
   app.use(internal);
 
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_REQUEST_BODY_TIMEOUT_MS, MAX_REQUEST_BODY_TIMEOUT_MS } from './request-deadline.js';
 
 /** A `host:port` address as @rwsplit/cluster passes it (DB_PRIMARY, each entry of DB_REPLICAS). */
 export interface Address {
@@ -19,9 +20,19 @@ export interface AppConfig {
   readonly password: string;
   readonly monitorUser: string;
   readonly monitorPassword: string;
+  /**
+   * TLS to the database, verified against this CA certificate (PEM file, `DB_SSL_CA_FILE`): the
+   * certificate must chain to it and name the node's address. Undefined: plain connections.
+   */
+  readonly sslCaFile: string | undefined;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Replicas lagging more than this leave rotation (`DB_LAG_MAX_MS`). Default: the router's (1000 ms). */
   readonly lagMaxMs: number | undefined;
+  /**
+   * Longest time from a request's arrival to the last byte of its body, in ms (`REQUEST_BODY_TIMEOUT_MS`);
+   * a slower body gets 408 and its connection closed. Default: 10 000 ms.
+   */
+  readonly requestBodyTimeoutMs: number;
 }
 
 const address = z.string().transform((value, ctx): Address => {
@@ -55,6 +66,13 @@ const envSchema = z.object({
   DB_MONITOR_USER: z.string().optional(),
   DB_MONITOR_PASSWORD: z.string().optional(),
   DB_LAG_MAX_MS: z.coerce.number().int().min(0).optional(),
+  DB_SSL_CA_FILE: z.string().optional(),
+  REQUEST_BODY_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_REQUEST_BODY_TIMEOUT_MS)
+    .default(DEFAULT_REQUEST_BODY_TIMEOUT_MS),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -85,7 +103,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     password: e.DB_PASSWORD,
     monitorUser: e.DB_MONITOR_USER ?? e.DB_USER,
     monitorPassword: e.DB_MONITOR_PASSWORD ?? e.DB_PASSWORD,
+    sslCaFile: e.DB_SSL_CA_FILE,
     logLevel: e.LOG_LEVEL,
     lagMaxMs: e.DB_LAG_MAX_MS,
+    requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT_MS,
   };
 }

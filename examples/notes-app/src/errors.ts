@@ -2,6 +2,7 @@ import { RwsplitError } from '@rwsplit/router';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
+import { bodyRejection } from './body-errors.js';
 import { requestLog } from './request-log.js';
 
 /** An error that already knows its HTTP answer. */
@@ -24,6 +25,18 @@ export class NotFoundError extends HttpError {
   }
 }
 
+/** The body did not arrive in time (see `request-deadline.ts`); the connection closes after this answer. */
+export class RequestBodyTimeoutError extends HttpError {
+  override name = 'RequestBodyTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(
+      408,
+      'request_timeout',
+      `The request body did not arrive within ${timeoutMs} ms; send it in one go, then retry`,
+    );
+  }
+}
+
 /** The JSON body and headers of an error response. Never carries a stack trace or SQL text. */
 export interface ErrorResponse {
   readonly status: number;
@@ -43,13 +56,6 @@ function response(
     headers,
     body: { error: details === undefined ? { code, message } : { code, message, details } },
   };
-}
-
-/** body-parser's errors carry `type` and `status`. */
-function bodyParserError(error: unknown): { type: string; status: number } | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const { type, status } = error as { type?: unknown; status?: unknown };
-  return typeof type === 'string' && typeof status === 'number' ? { type, status } : undefined;
 }
 
 /** Maps any error a handler throws to the HTTP answer. Unknown errors become a generic 500. */
@@ -80,25 +86,29 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     }
     return response(500, 'internal_error', 'Internal server error');
   }
-  const parser = bodyParserError(error);
-  if (parser?.type === 'entity.too.large')
-    return response(413, 'payload_too_large', 'The request body is too large');
-  if (parser?.type === 'entity.parse.failed')
-    return response(400, 'malformed_json', 'The request body is not valid JSON');
-  if (parser !== undefined && parser.status >= 400 && parser.status < 500)
-    return response(parser.status, 'bad_request', 'The request body could not be read');
+  const rejected = bodyRejection(error);
+  if (rejected !== undefined) return response(rejected.status, rejected.code, rejected.message);
   return response(500, 'internal_error', 'Internal server error');
 }
 
-/** Express error middleware: logs server-side failures with their stack, answers with `toErrorResponse`. */
+/**
+ * Express error middleware: answers with `toErrorResponse`. Server-side failures are logged with their
+ * stack; a body the client got wrong gets one info line naming what was wrong with it, never a stack.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, _req, res, next) => {
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
+  return (error: unknown, _req, res, _next) => {
     const answer = toErrorResponse(error);
     if (answer.status >= 500) requestLog(res, logger).error({ err: error }, 'request failed');
+    if (res.headersSent) {
+      // Already answered: typically the body deadline's 408, after which the parser, its socket destroyed,
+      // fails with 'request.aborted'. Not passed on with next(): Express's fallback handler would print the
+      // stack to stderr. A response cut off half-way is destroyed so the client cannot take it as whole.
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
+    const rejected = answer.status < 500 ? bodyRejection(error) : undefined;
+    if (rejected !== undefined)
+      requestLog(res, logger).info({ code: rejected.code, cause: rejected.cause }, 'request body rejected');
     res.status(answer.status).set(answer.headers).json(answer.body);
   };
 }

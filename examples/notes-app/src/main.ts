@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRouter } from '@rwsplit/router';
 import { pino } from 'pino';
@@ -26,7 +27,12 @@ const metrics = new AppMetrics();
 const db = createRouter({
   primary: { ...cfg.primary, name: 'db-primary' },
   replicas: cfg.replicas.map((replica, index) => ({ ...replica, name: `db-replica-${index + 1}` })),
-  connection: { user: cfg.user, password: cfg.password, database: cfg.database },
+  connection: {
+    user: cfg.user,
+    password: cfg.password,
+    database: cfg.database,
+    ...(cfg.sslCaFile === undefined ? {} : { ssl: { ca: readFileSync(cfg.sslCaFile, 'utf8') } }),
+  },
   monitor: { user: cfg.monitorUser, password: cfg.monitorPassword },
   meterProvider: metrics.meterProvider,
   // A stalled database node must never hold a request past what Nginx and HAProxy wait for (30 s) or what a
@@ -40,7 +46,15 @@ lagHistory.start(() => db.topology());
 
 const readiness = new Readiness();
 const server = createServer(
-  createApp({ db, logger, readiness, serverName: cfg.serverName, metrics, lagHistory }),
+  createApp({
+    db,
+    logger,
+    readiness,
+    serverName: cfg.serverName,
+    requestBodyTimeoutMs: cfg.requestBodyTimeoutMs,
+    metrics,
+    lagHistory,
+  }),
 );
 // Longer than Nginx's upstream keepalive_timeout (30 s), so Nginx, not the app, closes idle connections
 // and never sends a request on a connection the app is closing.

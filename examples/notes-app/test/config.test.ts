@@ -12,6 +12,7 @@ describe('loadConfig', () => {
     expect(config.replicas).toEqual([]);
     expect(config.monitorUser).toBe(config.user);
     expect(config.lagMaxMs).toBeUndefined();
+    expect(config.requestBodyTimeoutMs).toBe(10_000);
   });
 
   it('reads the variables @rwsplit/cluster passes', () => {
@@ -28,6 +29,8 @@ describe('loadConfig', () => {
       DB_MONITOR_PASSWORD: 'm',
       LOG_LEVEL: 'warn',
       DB_LAG_MAX_MS: '10000',
+      REQUEST_BODY_TIMEOUT_MS: '2500',
+      DB_SSL_CA_FILE: '/state/ca/ca.crt',
     });
     expect(config.replicas).toEqual([
       { host: '127.1.2.22', port: 3306 },
@@ -39,6 +42,8 @@ describe('loadConfig', () => {
       monitorUser: 'monitor',
       logLevel: 'warn',
       lagMaxMs: 10_000,
+      requestBodyTimeoutMs: 2_500,
+      sslCaFile: '/state/ca/ca.crt',
     });
   });
 
@@ -58,6 +63,12 @@ describe('loadConfig', () => {
   it('refuses a lag bound that is not a whole number of ms', () => {
     expect(() => loadConfig({ DB_LAG_MAX_MS: '-5' })).toThrow(/DB_LAG_MAX_MS/);
     expect(() => loadConfig({ DB_LAG_MAX_MS: 'soon' })).toThrow(/DB_LAG_MAX_MS/);
+  });
+
+  it('refuses a body deadline that is not a whole number of ms a timer can hold', () => {
+    for (const value of ['0', '-1', '1.5', 'soon', '2147483648']) {
+      expect(() => loadConfig({ REQUEST_BODY_TIMEOUT_MS: value }), value).toThrow(/REQUEST_BODY_TIMEOUT_MS/);
+    }
   });
 
   it('refuses a primary without a valid port', () => {

@@ -2,6 +2,13 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
+// The page runs under a Content-Security-Policy with `style-src 'self'` (see the README), which blocks
+// style attributes: say so where one is attempted rather than have the browser drop it with a console
+// error. Style with a class in style.css, or one property at a time through `node.style`.
+function refuseStyleAttribute(key) {
+  if (key === 'style') throw new TypeError("No style attributes under the page's CSP: use a class");
+}
+
 export const byId = (id) => document.getElementById(id);
 
 /** `el('span', { className: 'x' }, 'text', child)`: strings become text nodes, never markup. */
@@ -9,6 +16,7 @@ export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null) continue;
+    refuseStyleAttribute(key);
     if (key === 'dataset') Object.assign(node.dataset, value);
     else if (key in node) node[key] = value;
     else node.setAttribute(key, value);
@@ -19,7 +27,10 @@ export function el(tag, props = {}, ...children) {
 
 export function svgEl(tag, attributes = {}, text) {
   const node = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  for (const [key, value] of Object.entries(attributes)) {
+    refuseStyleAttribute(key);
+    node.setAttribute(key, String(value));
+  }
   if (text !== undefined) node.textContent = text;
   return node;
 }

@@ -1,4 +1,6 @@
-// The topology panel: one card per database node, as the answering app server sees it.
+// The topology panel: one card per database node, as the answering app server sees it. Built from the
+// public /api/status, which names no addresses and no probe errors (those are on /internal/status, on
+// the app's own address only).
 
 import { byId, el, formatMs } from './dom.js';
 
@@ -39,12 +41,10 @@ function nodeCard(node) {
     el(
       'dl',
       { className: 'facts' },
-      fact('Address', `${node.host}:${node.port}`, 'mono'),
       fact('Health', health),
       fact('Lag', node.role === 'primary' ? 'n/a' : formatMs(node.lagMs), 'mono'),
       fact('In rotation', rotation),
     ),
-    node.error ? el('p', { className: 'node-error', title: node.error }, node.error) : null,
   );
 }
 

@@ -1,67 +1,60 @@
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { NodeStatus } from '@rwsplit/router';
-import { type Request, type Response, Router } from 'express';
-import type { LagHistory, LagSample } from '../dashboard/lag-history.js';
-import { type RoutingCounters, routingCounters } from '../dashboard/routing-counters.js';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
+import type { LagHistory } from '../dashboard/lag-history.js';
+import { routingCounters } from '../dashboard/routing-counters.js';
+import {
+  type InternalNodeView,
+  type InternalStatus,
+  internalNodeView,
+  type PublicNodeView,
+  type PublicStatus,
+  publicNodeView,
+  type StatusBody,
+} from '../dashboard/status-views.js';
 
-/** A database node as the dashboard shows it. */
-export interface NodeView {
-  name: string;
-  host: string;
-  port: number;
-  role: NodeStatus['role'];
-  reachable: boolean;
-  lagMs: number | null;
-  inRotation: boolean;
-  /** Why a replica is out of rotation; null when in rotation or for the primary. */
-  reason: string | null;
-  error: string | null;
-}
-
-/** `GET /api/status`: everything the dashboard polls for. */
-export interface StatusResponse {
-  server: string;
-  now: number;
-  topology: NodeView[];
-  lagHistory: readonly LagSample[];
-  routing: RoutingCounters;
-}
-
-export interface StatusRouterOptions {
+/** Where both status answers come from. */
+export interface StatusSources {
   readonly serverName: string;
   readonly topology: () => readonly NodeStatus[];
   readonly lagHistory: LagHistory;
   readonly collectMetrics: () => Promise<ResourceMetrics>;
 }
 
-export function nodeView(node: NodeStatus): NodeView {
+async function statusBody<Node>(
+  sources: StatusSources,
+  view: (node: NodeStatus) => Node,
+): Promise<StatusBody<Node>> {
   return {
-    name: node.name,
-    host: node.host,
-    port: node.port,
-    role: node.role,
-    reachable: node.reachable,
-    lagMs: node.lagMs,
-    inRotation: node.inRotation,
-    reason: node.reason ?? null,
-    error: node.error ?? null,
+    server: sources.serverName,
+    now: Date.now(),
+    topology: sources.topology().map(view),
+    lagHistory: sources.lagHistory.samples(),
+    routing: routingCounters(await sources.collectMetrics()),
   };
 }
 
-/** The dashboard's data: this server's view of the topology, lag over the last minute, routing counters. */
-export function statusRouter(options: StatusRouterOptions): Router {
+function sendLive(res: Response, body: PublicStatus | InternalStatus): void {
+  // Live data: a cached answer would show a topology that no longer exists.
+  res.setHeader('Cache-Control', 'no-store');
+  res.json(body);
+}
+
+/** `GET /api/status`, mounted there: the dashboard's data in its public form (`PublicStatus`). */
+export function statusRouter(sources: StatusSources): Router {
   const router = Router();
   router.get('/', async (_req: Request, res: Response) => {
-    const body: StatusResponse = {
-      server: options.serverName,
-      now: Date.now(),
-      topology: options.topology().map(nodeView),
-      lagHistory: options.lagHistory.samples(),
-      routing: routingCounters(await options.collectMetrics()),
-    };
-    // Live data: a cached answer would show a topology that no longer exists.
-    res.setHeader('Cache-Control', 'no-store');
-    res.json(body);
+    sendLive(res, await statusBody<PublicNodeView>(sources, publicNodeView));
   });
   return router;
+}
+
+/**
+ * `GET /internal/status`: every node's address and probe error too (`InternalStatus`). For the internal
+ * router only, which Nginx never forwards to.
+ */
+export function internalStatusHandler(sources: StatusSources): RequestHandler {
+  return async (_req, res) => {
+    sendLive(res, await statusBody<InternalNodeView>(sources, internalNodeView));
+  };
 }
