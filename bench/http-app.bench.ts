@@ -74,7 +74,12 @@ interface ServerSpec {
   readonly kind: Kind;
   readonly primary: { readonly host: string; readonly port: number; readonly name: string };
   readonly replica: { readonly host: string; readonly port: number; readonly name: string };
-  readonly connection: { readonly user: string; readonly password: string; readonly database: string };
+  readonly connection: {
+    readonly user: string;
+    readonly password: string;
+    readonly database: string;
+    readonly ssl: { readonly ca: string };
+  };
   readonly monitor: { readonly user: string; readonly password: string };
   readonly poolSize: number;
   /** The notes app's `src/` and the middleware module to load: the working tree's, or a baseline's. */

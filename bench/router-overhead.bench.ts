@@ -110,8 +110,8 @@ export async function run(): Promise<{ title: string; markdown: string; rows: Ov
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
 
-    const { user, password, database } = cluster.credentials.app;
-    const target = { host: replica.host, port: replica.port, user, password, database };
+    const { user, password, database, ssl } = cluster.credentials.app;
+    const target = { host: replica.host, port: replica.port, user, password, database, ssl };
 
     const pool = mysql.createPool({ ...target, connectionLimit: poolSize });
     contenders.push({ name: 'mysql2 pool', select: (id) => pool.query(SQL, [id]), close: () => pool.end() });
@@ -136,7 +136,7 @@ export async function run(): Promise<{ title: string; markdown: string; rows: Ov
     const router = createRouter({
       primary: { host: primary.host, port: primary.port, name: primary.name },
       replicas: [{ host: replica.host, port: replica.port, name: replica.name }],
-      connection: { user, password, database },
+      connection: { user, password, database, ssl },
       pool: { max: poolSize },
       monitor: { ...cluster.credentials.monitor },
     });

@@ -38,13 +38,14 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Pr
 }
 
 function appConnection(node: DbNode) {
-  const { user, password, database } = cluster.credentials.app;
+  const { user, password, database, ssl } = cluster.credentials.app;
   return mysql.createConnection({
     host: node.host,
     port: node.port,
     user,
     password,
     database,
+    ssl,
     connectTimeout: 2_000,
   });
 }

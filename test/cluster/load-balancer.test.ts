@@ -59,11 +59,14 @@ describe('HAProxy in front of two Nginx + app servers', () => {
     expect(response.headers.location).toBe(`${cluster.lb.httpsUrl}/notes?x=1`);
   });
 
-  it('protects the stats page with auth and serves Prometheus metrics', async () => {
-    expect((await fetchText(cluster.lb.statsUrl)).status).toBe(401);
+  it('protects the stats page with auth and serves Prometheus metrics, both on the internal address over TLS', async () => {
+    const ca = cluster.lb.certificatePem;
+    expect(new URL(cluster.lb.statsUrl).hostname).toBe(cluster.lb.internalHost);
+    expect(cluster.lb.internalHost).not.toBe(cluster.lb.host);
+    expect((await fetchText(cluster.lb.statsUrl, { ca })).status).toBe(401);
     const { user, password } = cluster.credentials.stats;
-    expect((await fetchText(cluster.lb.statsUrl, { auth: `${user}:${password}` })).status).toBe(200);
-    const metrics = await fetchText(cluster.lb.prometheusUrl);
+    expect((await fetchText(cluster.lb.statsUrl, { ca, auth: `${user}:${password}` })).status).toBe(200);
+    const metrics = await fetchText(cluster.lb.prometheusUrl, { ca });
     expect(metrics.body).toContain('haproxy_server_status');
   });
 

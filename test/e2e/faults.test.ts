@@ -212,7 +212,7 @@ async function restoreServers(): Promise<void> {
 
 /** HAProxy's own count of retries and redispatches in the app backend, from its Prometheus exporter. */
 async function haproxyRetries(): Promise<{ retries: number; redispatches: number }> {
-  const text = (await fetchText(cluster.lb.prometheusUrl)).body;
+  const text = (await fetchText(cluster.lb.prometheusUrl, { ca: cluster.lb.certificatePem })).body;
   const sum = (metric: string) =>
     text
       .split('\n')

@@ -52,6 +52,7 @@ async function insertAsApp(cluster: Cluster, node: DbNode, writer: number, count
     user: app.user,
     password: app.password,
     database: app.database,
+    ssl: app.ssl,
   });
   const keys: string[] = [];
   try {

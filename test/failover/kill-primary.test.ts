@@ -116,6 +116,7 @@ describe('one replica (the seed topology), semi-sync on', () => {
         user: cluster.credentials.app.user,
         password: cluster.credentials.app.password,
         database: cluster.credentials.app.database,
+        ssl: cluster.credentials.app.ssl,
       },
       monitor: {
         user: cluster.credentials.monitor.user,

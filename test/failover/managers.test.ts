@@ -616,6 +616,7 @@ describe('two writable nodes at start-up', () => {
           user: admin.user,
           password: admin.password,
           replication,
+          tls: { ca: cluster.ca.certificateFile },
         },
         { log: (_level, entry) => events.push(entry) },
       );

@@ -73,7 +73,7 @@ describe('switchover under load', () => {
     const db = createRouter({
       primary: nodeConfig(cluster.primary()),
       replicas: cluster.replicas().map(nodeConfig),
-      connection: { user: app.user, password: app.password, database: app.database },
+      connection: { user: app.user, password: app.password, database: app.database, ssl: app.ssl },
       monitor: { user: monitor.user, password: monitor.password, intervalMs: 100 },
     });
     try {

@@ -39,6 +39,7 @@ async function connect(node: DbNode, as: 'app' | 'monitor'): Promise<Connection>
     user,
     password,
     database: cluster.credentials.app.database,
+    ssl: cluster.credentials.app.ssl,
     connectTimeout: 2_000,
   });
   // A node killed under an idle connection must not crash the test run.

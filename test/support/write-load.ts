@@ -130,6 +130,7 @@ export function plainWriters(cluster: Cluster, writers = 4): WriteLoad {
           user: app.user,
           password: app.password,
           database: app.database,
+          ssl: app.ssl,
           connectTimeout: 500,
         });
         const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.read_only AS ro');

@@ -26,11 +26,11 @@ function printSummary(cluster: Cluster): void {
   if (cluster.servers.length > 0) {
     const { lb, credentials } = cluster;
     lines.push(
-      `  dashboard (TLS)         ${lb.httpsUrl}/  (self-signed: trust ${cluster.stateDir}/lb/lb.crt)`,
+      `  dashboard (TLS)         ${lb.httpsUrl}/  (the cluster's own CA: trust ${cluster.ca.certificateFile})`,
       `  notes API               ${lb.httpsUrl}/api/notes`,
       `  http → https redirect   ${lb.httpUrl}/`,
-      `  HAProxy stats           ${lb.statsUrl}  (user ${credentials.stats.user}, password ${credentials.stats.password})`,
-      `  HAProxy Prometheus      ${lb.prometheusUrl}`,
+      `  HAProxy stats           ${lb.statsUrl}  (internal; user ${credentials.stats.user}, password in the secrets file)`,
+      `  HAProxy Prometheus      ${lb.prometheusUrl}  (internal)`,
     );
     for (const server of cluster.servers) {
       lines.push(
@@ -47,9 +47,11 @@ function printSummary(cluster: Cluster): void {
     );
   }
   const { app, admin } = cluster.credentials;
+  // Passwords stay out of the terminal (and whatever records it): they are in a file only its owner reads.
   lines.push(
-    `  app user                ${app.user} / ${app.password} (database ${app.database})`,
-    `  admin user              ${admin.user} / ${admin.password}`,
+    `  app user                ${app.user} (database ${app.database}; TLS required)`,
+    `  admin user              ${admin.user} (TLS required)`,
+    `  secrets (0600)          ${cluster.secretsFile}  (passwords; --json prints some, see the README)`,
     `  state dir               ${cluster.stateDir}`,
     '',
     'Ctrl-C stops everything.',

@@ -1,16 +1,16 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppServerHost, type Server } from './app-server.js';
 import { findBinary } from './binaries.js';
-import { createCertificate } from './certificate.js';
+import { type ClusterCa, createClusterCa, issueCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
 import { type FailoverManagerHandle, FailoverManagers } from './failover-managers.js';
 import { isAhead, mostAdvanced } from './gtid-order.js';
 import { HOST_OCTETS, type HostModel, LoopbackHostModel } from './host-model.js';
 import { LoadBalancer } from './load-balancer.js';
-import { type DbNode, MariaDbNode } from './mariadb-node.js';
+import { type DbNode, MariaDbNode, type NodeTls as MariaDbNodeTls } from './mariadb-node.js';
 import {
   type AppSpec,
   type ClusterOptions,
@@ -18,6 +18,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import { blockedOnTheWay, databaseServiceUser } from './service-user.js';
 import { forgetCluster, trackCluster } from './signals.js';
 import { renderTemplateText } from './templates.js';
 import { waitFor } from './wait.js';
@@ -32,6 +33,8 @@ export const NOTES_APP: AppSpec = {
   command: [process.execPath, '--conditions=source', '--import', 'tsx', join(NOTES_APP_DIR, 'src/main.ts')],
   cwd: NOTES_APP_DIR,
   staticDir: join(NOTES_APP_DIR, 'public'),
+  // The detailed status (node addresses, probe errors) is for the app's own address only.
+  internalPaths: ['/metrics', '/internal/status'],
 };
 
 /** A dependency-free app for harness tests: echoes the request it got and says which server it is. */
@@ -42,23 +45,36 @@ export const ECHO_APP: AppSpec = {
 /** Where to reach the load balancer (only clusters with servers have one). */
 export interface LoadBalancerEndpoints {
   readonly host: string;
-  /** Plain HTTP; every request is redirected to HTTPS. */
+  /** The LB's internal address (stats, metrics): never the public one. */
+  readonly internalHost: string;
+  /** Plain HTTP; every request is redirected to HTTPS at `publicName`. */
   readonly httpUrl: string;
   readonly httpsUrl: string;
-  /** HAProxy stats page (basic auth: `credentials.stats`). */
+  /** The name the redirect sends clients to and the certificate names (default: `host`). */
+  readonly publicName: string;
+  /** HAProxy stats page, HTTPS on the internal address (basic auth: `credentials.stats`; rate limited). */
   readonly statsUrl: string;
-  /** HAProxy's built-in Prometheus exporter. */
+  /** HAProxy's built-in Prometheus exporter, HTTPS on the internal address. */
   readonly prometheusUrl: string;
-  /** The self-signed certificate the LB serves: trust it as a CA in clients. */
+  /** The cluster CA that issued the LB's certificate: trust it as `ca` in clients. */
   readonly certificatePem: string;
 }
 
+/** TLS settings for a database client, spreadable into mysql2's and the router's `connection`. */
+export interface DatabaseTls {
+  /** The cluster CA (PEM): every node's certificate is issued by it for the node's address. */
+  readonly ca: string;
+}
+
 export interface ClusterCredentials {
-  /** The application's account: DML + DDL on `database` only. */
-  readonly app: Credentials & { readonly database: string };
-  /** Everything, for operators and tests. */
+  /**
+   * The application's account: DML + DDL on `database` only, TLS required; `ssl` trusts the cluster CA,
+   * so the whole object can be passed as the router's `connection`.
+   */
+  readonly app: Credentials & { readonly database: string; readonly ssl: DatabaseTls };
+  /** Everything, for operators and tests (TLS required: pass `ssl`). */
   readonly admin: Credentials;
-  /** Replication state and the heartbeat table, for the router's topology monitor. */
+  /** Replication state and the heartbeat table, for the router's topology monitor (TLS required). */
   readonly monitor: Credentials;
   /** HAProxy stats page. */
   readonly stats: Credentials;
@@ -69,6 +85,8 @@ export interface ClusterEndpoints {
   readonly stateDir: string;
   readonly block: string;
   readonly lb: Omit<LoadBalancerEndpoints, 'certificatePem'> | null;
+  /** The cluster CA's certificate file (PEM): trust it for the LB and for every database node. */
+  readonly caFile: string;
   readonly servers: readonly { name: string; nginx: string; app: string }[];
   readonly db: readonly { name: string; role: string; host: string; port: number; serverId: number }[];
   readonly credentials: ClusterCredentials;
@@ -82,6 +100,10 @@ export interface Cluster {
   readonly block: string;
   readonly hostModel: HostModel;
   readonly credentials: ClusterCredentials;
+  /** The cluster CA (made at start): it issued the LB's and every database node's certificate. */
+  readonly ca: { readonly certificatePem: string; readonly certificateFile: string };
+  /** Every generated secret (passwords, the managers' token), readable by its owner only (0600). */
+  readonly secretsFile: string;
   /** Throws for a database-only cluster (`servers: 0`), which has no LB. */
   readonly lb: LoadBalancerEndpoints;
   readonly servers: readonly Server[];
@@ -116,7 +138,6 @@ class RunningCluster implements Cluster {
   readonly servers: AppServerHost[] = [];
   private loadBalancer: LoadBalancer | undefined;
   private managers: FailoverManagers | undefined;
-  private certificatePem = '';
   private stopping: Promise<void> | undefined;
   readonly credentials: ClusterCredentials;
 
@@ -124,10 +145,11 @@ class RunningCluster implements Cluster {
     readonly options: ResolvedOptions,
     readonly hostModel: HostModel,
     readonly stateDir: string,
+    private readonly clusterCa: ClusterCa,
   ) {
     const c = options.credentials;
     this.credentials = {
-      app: { ...c.app, database: c.database },
+      app: { ...c.app, database: c.database, ssl: { ca: clusterCa.certificatePem } },
       admin: c.admin,
       monitor: c.monitor,
       stats: c.stats,
@@ -138,12 +160,19 @@ class RunningCluster implements Cluster {
     return this.hostModel.block;
   }
 
+  get secretsFile(): string {
+    return join(this.stateDir, 'secrets.json');
+  }
+
+  get ca(): { readonly certificatePem: string; readonly certificateFile: string } {
+    return { certificatePem: this.clusterCa.certificatePem, certificateFile: this.clusterCa.certificateFile };
+  }
+
   get lb(): LoadBalancerEndpoints {
     const lb = this.loadBalancer;
     if (!lb)
       throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
-    const { host, httpUrl, httpsUrl, statsUrl, prometheusUrl } = lb;
-    return { host, httpUrl, httpsUrl, statsUrl, prometheusUrl, certificatePem: this.certificatePem };
+    return { ...lb.endpoints(), certificatePem: this.clusterCa.certificatePem };
   }
 
   server(index: number): Server {
@@ -227,15 +256,8 @@ class RunningCluster implements Cluster {
     return {
       stateDir: this.stateDir,
       block: this.block,
-      lb: lb
-        ? {
-            host: lb.host,
-            httpUrl: lb.httpUrl,
-            httpsUrl: lb.httpsUrl,
-            statsUrl: lb.statsUrl,
-            prometheusUrl: lb.prometheusUrl,
-          }
-        : null,
+      lb: lb ? lb.endpoints() : null,
+      caFile: this.clusterCa.certificateFile,
       servers: this.servers.map((s) => ({ name: s.name, nginx: s.nginx.url, app: s.app.url })),
       db: this.dbNodes.map((n) => ({
         name: n.name,
@@ -249,6 +271,8 @@ class RunningCluster implements Cluster {
   }
 
   async boot(): Promise<void> {
+    const { credentials } = this.options;
+    writeFileSync(this.secretsFile, `${JSON.stringify({ credentials }, null, 2)}\n`, { mode: 0o600 });
     await this.bootDatabases();
     await this.bootFailover();
     if (this.options.servers > 0) await this.bootServers();
@@ -258,15 +282,18 @@ class RunningCluster implements Cluster {
     const { options, hostModel } = this;
     for (let index = 0; index <= options.replicas; index++) {
       const host = hostModel.address(HOST_OCTETS.dbNode(index));
+      const name = index === 0 ? 'db-primary' : `db-replica-${index}`;
+      const dir = join(this.stateDir, name);
       this.dbNodes.push(
         new MariaDbNode({
-          name: index === 0 ? 'db-primary' : `db-replica-${index}`,
+          name,
           host,
           port: await hostModel.claimPort(host, options.ports.mariadb),
           serverId: index + 1,
           role: index === 0 ? 'primary' : 'replica',
-          dir: join(this.stateDir, index === 0 ? 'db-primary' : `db-replica-${index}`),
+          dir,
           replication: options.credentials.replication,
+          tls: await this.nodeTls(dir, name, host),
           startTimeoutMs: options.startTimeoutMs,
           onPromote: (node) => this.promote(node),
           onRestarted: (node) => this.repointIfNeeded(node),
@@ -281,22 +308,57 @@ class RunningCluster implements Cluster {
     await Promise.all(this.dbNodes.map((node) => node.resetBinlog()));
     const primary = this.primary();
     const c = options.credentials;
+    const hosts = this.accountHosts();
     await primary.query(
       renderTemplateText('mariadb/init-primary.sql.tmpl', {
         appDatabase: c.database,
         adminUser: c.admin.user,
         adminPassword: c.admin.password,
+        adminHosts: hosts.admin.map((host) => ({ host })),
         appUser: c.app.user,
         appPassword: c.app.password,
+        appHosts: hosts.app.map((host) => ({ host })),
         monitorUser: c.monitor.user,
         monitorPassword: c.monitor.password,
+        monitorHosts: hosts.monitor.map((host) => ({ host })),
+        failoverUser: c.failover.user,
+        failoverPassword: c.failover.password,
+        failoverHosts: hosts.failover.map((host) => ({ host })),
         replicationUser: c.replication.user,
         replicationPassword: c.replication.password,
+        replicationHosts: hosts.replication.map((host) => ({ host })),
       }),
     );
     await Promise.all(this.replicas().map((replica) => replica.follow(primary, options.startTimeoutMs)));
     // Managed nodes all start read-only; from here on the leading manager owns the flag.
     if (options.failover !== undefined) await primary.query('SET GLOBAL read_only = OFF');
+  }
+
+  /** The node's certificate for its address (the server reads it as its own user; handed over at init). */
+  private async nodeTls(dir: string, name: string, host: string): Promise<MariaDbNodeTls> {
+    mkdirSync(dir, { recursive: true });
+    // One CA path on every host (the failover managers tell replicas the same path): readable by all.
+    const caFile = this.clusterCa.certificateFile;
+    const issued = await issueCertificate(this.clusterCa, dir, 'server', name, [host]);
+    return { caFile, certificateFile: issued.certificateFile, keyFile: issued.keyFile };
+  }
+
+  /** Where each account may be used from: its clients' hosts (see `HostModel.accountHosts`). */
+  private accountHosts(): Record<
+    'admin' | 'app' | 'monitor' | 'failover' | 'replication',
+    readonly string[]
+  > {
+    const { hostModel, options } = this;
+    const servers = [0, 1].map((index) => hostModel.address(HOST_OCTETS.server(index)));
+    const dbNodes = this.dbNodes.map((node) => node.host);
+    return {
+      // The harness and tests run on the machine itself; on loopback that is the same address anyway.
+      admin: hostModel.accountHosts(['127.0.0.1']),
+      app: hostModel.accountHosts(servers),
+      monitor: hostModel.accountHosts(servers),
+      failover: hostModel.accountHosts(servers.slice(0, options.failover?.managers ?? 0)),
+      replication: hostModel.accountHosts(dbNodes),
+    };
   }
 
   private async bootFailover(): Promise<void> {
@@ -313,8 +375,9 @@ class RunningCluster implements Cluster {
       join(this.stateDir, 'failover'),
       hosts,
       this.dbNodes,
-      options.credentials.admin,
+      options.credentials.failover,
       options.credentials.replication,
+      this.clusterCa.certificateFile,
       failover,
       options.semiSync,
       options.startTimeoutMs,
@@ -325,10 +388,15 @@ class RunningCluster implements Cluster {
   private async bootServers(): Promise<void> {
     const { options, hostModel } = this;
     const lbHost = hostModel.address(HOST_OCTETS.lb);
+    const lbInternalHost = hostModel.address(HOST_OCTETS.lbInternal);
+    const publicName = options.publicName ?? lbHost;
     const lbDir = join(this.stateDir, 'lb');
     mkdirSync(lbDir, { recursive: true });
-    const certificate = await createCertificate(lbDir, lbHost);
-    this.certificatePem = certificate.certificatePem;
+    const certificate = await issueCertificate(this.clusterCa, lbDir, 'lb', 'rwsplit-lb', [
+      publicName,
+      lbHost,
+      lbInternalHost,
+    ]);
     const primary = this.primary();
     const appEnv = {
       DB_PRIMARY: `${primary.host}:${primary.port}`,
@@ -340,6 +408,7 @@ class RunningCluster implements Cluster {
       DB_PASSWORD: options.credentials.app.password,
       DB_MONITOR_USER: options.credentials.monitor.user,
       DB_MONITOR_PASSWORD: options.credentials.monitor.password,
+      DB_SSL_CA_FILE: this.clusterCa.certificateFile,
     };
     for (let index = 0; index < options.servers; index++) {
       const host = hostModel.address(HOST_OCTETS.server(index));
@@ -363,9 +432,12 @@ class RunningCluster implements Cluster {
     const lb = new LoadBalancer({
       dir: lbDir,
       host: lbHost,
+      internalHost: lbInternalHost,
+      publicName,
+      caPem: this.clusterCa.certificatePem,
       httpPort: await hostModel.claimPort(lbHost, options.ports.lbHttp),
       httpsPort: await hostModel.claimPort(lbHost, options.ports.lbHttps),
-      statsPort: await hostModel.claimPort(lbHost, options.ports.lbStats),
+      statsPort: await hostModel.claimPort(lbInternalHost, options.ports.lbStats),
       balance: options.balance,
       mode: options.mode,
       backends: this.servers.map((s) => ({ name: s.name, host: s.host, port: s.nginx.port })),
@@ -462,12 +534,30 @@ export async function startCluster(options?: ClusterOptions): Promise<Cluster> {
   checkBinaries(resolved);
   const hostModel = await LoopbackHostModel.allocate(resolved.block);
   let cluster: RunningCluster;
+  let stateDir: string | undefined;
   try {
     const root = resolved.stateRoot ?? tmpdir();
     mkdirSync(root, { recursive: true });
-    cluster = new RunningCluster(resolved, hostModel, mkdtempSync(join(root, `rwsplit-${hostModel.block}-`)));
+    stateDir = mkdtempSync(join(root, `rwsplit-${hostModel.block}-`));
+    // The database servers run as their own user: they may pass through (not list) the state directory
+    // to their own, which they alone can read.
+    const serviceUser = databaseServiceUser();
+    if (serviceUser !== undefined) chmodSync(stateDir, 0o711);
+    const blocked = blockedOnTheWay(stateDir, serviceUser);
+    if (blocked !== undefined) {
+      throw new ClusterError(
+        `the database servers run as ${serviceUser?.name} and cannot pass through ${blocked}: choose a stateRoot they can reach (or chmod o+x ${blocked})`,
+        'CLUSTER_INVALID_OPTION',
+      );
+    }
+    // The CA's key is 0600; the directory is passable so the servers read the (public) certificate.
+    const caDir = join(stateDir, 'ca');
+    mkdirSync(caDir, { mode: 0o711 });
+    const ca = await createClusterCa(caDir, `rwsplit ${hostModel.block}`);
+    cluster = new RunningCluster(resolved, hostModel, stateDir, ca);
   } catch (error) {
     hostModel.release();
+    if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
     throw error;
   }
   trackCluster(cluster);

@@ -7,6 +7,8 @@ import { ClusterError } from './errors.js';
 /** The hosts of the topology, by the last octet they get in the cluster's block. */
 export const HOST_OCTETS = {
   lb: 10,
+  /** The LB's internal address: stats and the Prometheus exporter, never on the public one. */
+  lbInternal: 9,
   server: (index: number) => 11 + index,
   primary: 21,
   dbNode: (index: number) => 21 + index,
@@ -25,6 +27,13 @@ export interface HostModel {
   address(octet: number): string;
   /** `preferred` if free on `host`, else another free port there (a service bound to 0.0.0.0 takes it). */
   claimPort(host: string, preferred: number): Promise<number>;
+  /**
+   * The addresses a database account may be used from, given the hosts its clients run on. On loopback
+   * every connection between hosts leaves from 127.0.0.1 (the kernel's source address for 127/8, and a
+   * MariaDB replica cannot bind another), so that is the one address any account allows; a model where
+   * hosts have their own network answers with exactly the clients' addresses.
+   */
+  accountHosts(clients: readonly string[]): readonly string[];
   /** Lets the block go (its lock); the processes are the harness's to stop first. */
   release(): void;
 }
@@ -140,6 +149,10 @@ export class LoopbackHostModel implements HostModel {
       throw new ClusterError(`cannot bind any port on ${host}`, 'CLUSTER_NO_FREE_BLOCK');
     }
     return port;
+  }
+
+  accountHosts(_clients: readonly string[]): readonly string[] {
+    return ['127.0.0.1'];
   }
 
   release(): void {

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
-import type { Certificate } from './certificate.js';
+import type { IssuedCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
 import { httpStatus } from './http-probe.js';
 import { ManagedProcess } from './managed-process.js';
@@ -17,14 +17,21 @@ export interface LbBackend {
 
 export interface LoadBalancerConfig {
   readonly dir: string;
+  /** The public address: HTTP (redirect only) and HTTPS. */
   readonly host: string;
+  /** The internal address: stats and metrics. */
+  readonly internalHost: string;
+  /** Where the redirect sends clients (the certificate names it). */
+  readonly publicName: string;
   readonly httpPort: number;
   readonly httpsPort: number;
   readonly statsPort: number;
   readonly balance: Balance;
   readonly mode: LbMode;
   readonly backends: readonly LbBackend[];
-  readonly certificate: Certificate;
+  readonly certificate: IssuedCertificate;
+  /** The cluster CA's certificate, to check our own HTTPS listeners with. */
+  readonly caPem: string;
   readonly stats: Credentials;
   readonly startTimeoutMs: number;
 }
@@ -39,6 +46,8 @@ export interface BackendState {
 /** HAProxy in the foreground (`-db`), one process the harness owns. */
 export class LoadBalancer {
   readonly host: string;
+  readonly internalHost: string;
+  readonly publicName: string;
   readonly httpUrl: string;
   readonly httpsUrl: string;
   readonly statsUrl: string;
@@ -49,10 +58,12 @@ export class LoadBalancer {
 
   constructor(private readonly config: LoadBalancerConfig) {
     this.host = config.host;
+    this.internalHost = config.internalHost;
+    this.publicName = config.publicName;
     this.httpUrl = `http://${config.host}:${config.httpPort}`;
     this.httpsUrl = `https://${config.host}:${config.httpsPort}`;
-    this.statsUrl = `http://${config.host}:${config.statsPort}/stats`;
-    this.prometheusUrl = `http://${config.host}:${config.statsPort}/metrics`;
+    this.statsUrl = `https://${config.internalHost}:${config.statsPort}/stats`;
+    this.prometheusUrl = `https://${config.internalHost}:${config.statsPort}/metrics`;
     this.socketPath = join(config.dir, 'haproxy.sock');
     this.configPath = join(config.dir, 'haproxy.cfg');
     this.process = new ManagedProcess({
@@ -67,6 +78,19 @@ export class LoadBalancer {
     return this.process.pid;
   }
 
+  endpoints(): {
+    host: string;
+    internalHost: string;
+    publicName: string;
+    httpUrl: string;
+    httpsUrl: string;
+    statsUrl: string;
+    prometheusUrl: string;
+  } {
+    const { host, internalHost, publicName, httpUrl, httpsUrl, statsUrl, prometheusUrl } = this;
+    return { host, internalHost, publicName, httpUrl, httpsUrl, statsUrl, prometheusUrl };
+  }
+
   async start(): Promise<void> {
     const { config } = this;
     renderTemplateFile(
@@ -74,10 +98,13 @@ export class LoadBalancer {
       {
         runtimeSocket: this.socketPath,
         lbHost: config.host,
+        internalHost: config.internalHost,
+        publicAuthority:
+          config.httpsPort === 443 ? config.publicName : `${config.publicName}:${config.httpsPort}`,
         httpPort: config.httpPort,
         httpsPort: config.httpsPort,
         statsPort: config.statsPort,
-        certificate: config.certificate.bundlePath,
+        certificate: config.certificate.bundleFile,
         balance: config.balance,
         statsUser: config.stats.user,
         statsPassword: config.stats.password,
@@ -89,9 +116,11 @@ export class LoadBalancer {
         })),
       },
       this.configPath,
+      0o600,
     );
     this.process.start();
-    await waitFor(async () => ((await httpStatus(this.prometheusUrl)) === 200 ? true : undefined), {
+    const listening = async () => (await httpStatus(this.prometheusUrl, 1_000, config.caPem)) === 200;
+    await waitFor(async () => ((await listening()) ? true : undefined), {
       what: 'HAProxy to listen',
       timeoutMs: config.startTimeoutMs,
       abortIf: () => this.process.deathReason(),

@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { findBinary } from './binaries.js';
 import { ClusterError } from './errors.js';
 import { ManagedProcess, runCommand, tailFile } from './managed-process.js';
+import { databaseServiceUser, handOver, harnessUserName, type ServiceUser } from './service-user.js';
 import { renderTemplateFile, renderTemplateText } from './templates.js';
 import { waitFor } from './wait.js';
 
@@ -59,6 +60,13 @@ export interface ReplicationAccount {
   readonly password: string;
 }
 
+/** The node's TLS material, all inside its state directory (the server reads them as its own user). */
+export interface NodeTls {
+  readonly caFile: string;
+  readonly certificateFile: string;
+  readonly keyFile: string;
+}
+
 export interface MariaDbNodeConfig {
   readonly name: string;
   readonly host: string;
@@ -68,6 +76,8 @@ export interface MariaDbNodeConfig {
   /** This node's state directory (datadir, socket, config, logs). */
   readonly dir: string;
   readonly replication: ReplicationAccount;
+  /** Served to every TCP client (no plain-text TCP at all) and used to verify the primary when replicating. */
+  readonly tls: NodeTls;
   readonly startTimeoutMs: number;
   /** Asks the cluster to promote this node (the cluster re-points the others). */
   readonly onPromote: (node: MariaDbNode) => Promise<void>;
@@ -94,9 +104,11 @@ export class MariaDbNode implements DbNode {
   private following: string | undefined;
   private wasPrimary: boolean;
   private readonly process: ManagedProcess;
+  private readonly serviceUser: ServiceUser | undefined = databaseServiceUser();
   private readonly paths: {
     datadir: string;
     tmpDir: string;
+    filesDir: string;
     socket: string;
     config: string;
     errorLog: string;
@@ -113,6 +125,7 @@ export class MariaDbNode implements DbNode {
     this.paths = {
       datadir: join(config.dir, 'data'),
       tmpDir: join(config.dir, 'tmp'),
+      filesDir: join(config.dir, 'files'),
       socket: join(config.dir, 'mariadb.sock'),
       config: join(config.dir, 'my.cnf'),
       errorLog: join(config.dir, 'error.log'),
@@ -121,7 +134,7 @@ export class MariaDbNode implements DbNode {
     this.process = new ManagedProcess({
       name: config.name,
       command: findBinary('mariadbd'),
-      args: [`--defaults-file=${this.paths.config}`, ...rootArgs()],
+      args: [`--defaults-file=${this.paths.config}`, ...this.userArgs()],
       logFile: join(config.dir, 'mariadbd.out'),
     });
   }
@@ -142,17 +155,26 @@ export class MariaDbNode implements DbNode {
     return `${this.host}:${this.port}`;
   }
 
-  /** Creates the data directory (system tables only; users come from the primary by replication). */
+  /**
+   * Creates the data directory (system tables only; users come from the primary by replication). The one
+   * account it starts with is the harness's own login over the unix socket (unix_socket authentication,
+   * no password exists to guess or leak): root can reach no node over TCP.
+   */
   async initialize(): Promise<void> {
     mkdirSync(this.paths.tmpDir, { recursive: true });
+    mkdirSync(this.paths.filesDir, { recursive: true });
     this.renderConfig();
+    handOver(this.config.dir, this.serviceUser);
+    // Data, key and logs: the server's alone.
+    chmodSync(this.config.dir, 0o700);
     await runCommand(
       findBinary('mariadb-install-db'),
       [
         `--defaults-file=${this.paths.config}`,
-        '--auth-root-authentication-method=normal',
+        '--auth-root-authentication-method=socket',
+        `--auth-root-socket-user=${harnessUserName()}`,
         '--skip-test-db',
-        ...rootArgs(),
+        ...this.userArgs(),
       ],
       { timeoutMs: 60_000 },
     );
@@ -182,8 +204,8 @@ export class MariaDbNode implements DbNode {
   ): Promise<T> {
     const connection = await mysql.createConnection({
       socketPath: this.paths.socket,
-      user: 'root',
-      password: '',
+      // unix_socket authentication: the server checks the connecting process's login, no password.
+      user: harnessUserName(),
       connectTimeout: ADMIN_TIMEOUT_MS,
       multipleStatements: true,
     });
@@ -214,6 +236,7 @@ export class MariaDbNode implements DbNode {
         primaryPort: primary.port,
         replicationUser: this.config.replication.user,
         replicationPassword: this.config.replication.password,
+        caFile: this.config.tls.caFile,
       }),
     );
     await this.query('START SLAVE');
@@ -398,15 +421,19 @@ export class MariaDbNode implements DbNode {
         semiSync: this.config.semiSync !== undefined,
         semiSyncTimeoutMs: this.config.semiSync?.timeoutMs ?? 0,
         managed: this.config.managed,
+        filesDir: this.paths.filesDir,
+        caFile: this.config.tls.caFile,
+        certificateFile: this.config.tls.certificateFile,
+        keyFile: this.config.tls.keyFile,
       },
       this.paths.config,
     );
   }
-}
 
-/** mariadbd refuses to run as root unless told to; the harness runs as whoever started it. */
-function rootArgs(): string[] {
-  return process.getuid?.() === 0 ? ['--user=root'] : [];
+  /** Started as root, mariadbd drops to the service user (see `databaseServiceUser`). */
+  private userArgs(): string[] {
+    return this.serviceUser === undefined ? [] : [`--user=${this.serviceUser.name}`];
+  }
 }
 
 function withLogTail(error: unknown, errorLog: string): unknown {

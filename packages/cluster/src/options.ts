@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ClusterError } from './errors.js';
 
 export type Balance = 'roundrobin' | 'leastconn' | 'source';
@@ -66,6 +67,12 @@ export interface ClusterOptions {
    * a replica.
    */
   readonly failover?: boolean | FailoverOptions;
+  /**
+   * The name clients reach the load balancer by: the HTTP→HTTPS redirect goes there (never to the
+   * request's own Host header) and the LB's certificate names it. A DNS name or an IP address. Default:
+   * the LB's address.
+   */
+  readonly publicName?: string;
 }
 
 export interface SemiSyncOptions {
@@ -102,6 +109,8 @@ export interface ClusterCredentialOptions {
   readonly admin: Credentials;
   readonly monitor: Credentials;
   readonly replication: Credentials;
+  /** The failover managers' account. */
+  readonly failover: Credentials;
   readonly stats: Credentials;
 }
 
@@ -120,6 +129,8 @@ export interface ResolvedOptions {
   readonly semiSync: { readonly timeoutMs: number; readonly whenNoAck: 'async' | 'block' } | undefined;
   /** Undefined: no managers. */
   readonly failover: (Omit<FailoverOptions, 'managers'> & { readonly managers: number }) | undefined;
+  /** Undefined: the LB's address. */
+  readonly publicName: string | undefined;
 }
 
 export const DEFAULT_PORTS: ClusterPorts = {
@@ -147,6 +158,7 @@ const KNOWN = new Set([
   'startTimeoutMs',
   'semiSync',
   'failover',
+  'publicName',
 ]);
 
 const FAILOVER_KEYS = new Set([
@@ -189,6 +201,23 @@ function resolveFailover(value: unknown, replicas: number): ResolvedOptions['fai
   return { ...rest, managers: integerIn('failover.managers', managers, 1, 2, 2) };
 }
 
+/** Rendered into HAProxy's redirect and the certificate: a plain host name or address, nothing else. */
+function resolvePublicName(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (
+    typeof value !== 'string' ||
+    !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(
+      value,
+    )
+  ) {
+    invalid(
+      'publicName',
+      `expected a DNS name or an IPv4 address such as "rwsplit.example", got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
 function invalid(option: string, message: string): never {
   throw new ClusterError(`invalid cluster option ${option}: ${message}`, 'CLUSTER_INVALID_OPTION');
 }
@@ -209,8 +238,9 @@ function oneOf<T extends string>(option: string, value: unknown, allowed: readon
   return value as T;
 }
 
+/** 144 random bits, in characters that need no quoting in SQL or HAProxy's config. */
 function randomSecret(): string {
-  return `pw-${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
+  return randomBytes(18).toString('base64url');
 }
 
 function credentials(option: string, given: Credentials | undefined, user: string): Credentials {
@@ -282,6 +312,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
       admin: credentials('credentials.admin', given.admin, 'rwsplit_admin'),
       monitor: credentials('credentials.monitor', given.monitor, 'rwsplit_monitor'),
       replication: credentials('credentials.replication', given.replication, 'rwsplit_repl'),
+      failover: credentials('credentials.failover', given.failover, 'rwsplit_failover'),
       stats: credentials('credentials.stats', given.stats, 'admin'),
     },
     block: options.block,
@@ -290,5 +321,6 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     startTimeoutMs: integerIn('startTimeoutMs', options.startTimeoutMs, 1_000, 600_000, 30_000),
     semiSync: resolveSemiSync(options.semiSync, replicas),
     failover: resolveFailover(options.failover, replicas),
+    publicName: resolvePublicName(options.publicName),
   });
 }

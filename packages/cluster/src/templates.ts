@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ClusterError } from './errors.js';
 
@@ -59,10 +59,17 @@ function lookup(scope: TemplateScope, name: string, source: string): TemplateVal
   return scope[name];
 }
 
-/** Renders `docker/<relativePath>` into `target`. */
-export function renderTemplateFile(relativePath: string, scope: TemplateScope, target: string): void {
+/** Renders `docker/<relativePath>` into `target`; `mode` 0o600 for a file that holds a secret. */
+export function renderTemplateFile(
+  relativePath: string,
+  scope: TemplateScope,
+  target: string,
+  mode = 0o644,
+): void {
   const text = readFileSync(TEMPLATE_DIR + relativePath, 'utf8');
-  writeFileSync(target, renderTemplate(text, scope, relativePath));
+  writeFileSync(target, renderTemplate(text, scope, relativePath), { mode });
+  // writeFileSync's mode applies only to a file it creates: a re-render keeps the file as strict.
+  chmodSync(target, mode);
 }
 
 /** Renders `docker/<relativePath>` to a string (SQL scripts run through a connection). */

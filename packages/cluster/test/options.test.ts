@@ -33,6 +33,27 @@ describe('resolveOptions', () => {
     expect(resolveOptions().credentials.app.password).not.toBe(resolveOptions().credentials.app.password);
   });
 
+  it('generates every password, 144 random bits each, and a failover account of its own', () => {
+    const { credentials } = resolveOptions();
+    const passwords = [
+      credentials.app,
+      credentials.admin,
+      credentials.monitor,
+      credentials.replication,
+      credentials.failover,
+      credentials.stats,
+    ].map((c) => c.password);
+    expect(new Set(passwords).size).toBe(6);
+    for (const password of passwords) expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(credentials.failover.user).toBe('rwsplit_failover');
+  });
+
+  it('takes a public name for the redirect and the certificate, by default none (the LB address)', () => {
+    expect(resolveOptions().publicName).toBeUndefined();
+    expect(resolveOptions({ publicName: 'notes.example.org' }).publicName).toBe('notes.example.org');
+    expect(resolveOptions({ publicName: '198.18.0.10' }).publicName).toBe('198.18.0.10');
+  });
+
   it.each([
     [{ servers: 3 }, 'servers', 'from 0 to 2'],
     [{ servers: 1.5 }, 'servers', 'integer'],
@@ -55,6 +76,14 @@ describe('resolveOptions', () => {
     [{ block: '10.0.0' }, 'block', '127.X.Y'],
     [{ startTimeoutMs: 10 }, 'startTimeoutMs', 'from 1000'],
     [{ serverz: 2 }, 'serverz', 'unknown option'],
+    [{ publicName: 'evil.example/x' }, 'publicName', 'DNS name'],
+    [{ publicName: 'a b' }, 'publicName', 'DNS name'],
+    [{ publicName: '%[req.hdr(host)]' }, 'publicName', 'DNS name'],
+    [
+      { credentials: { failover: { user: 'f', password: 'bad pw' } } },
+      'credentials.failover.password',
+      'letters',
+    ],
   ])('rejects %j naming %s', (options, option, hint) => {
     const error = rejection(options);
     expect(error.code).toBe('CLUSTER_INVALID_OPTION');

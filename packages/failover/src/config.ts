@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { FailoverError, invalidOption } from './errors.js';
 
 /** One database node the manager watches. */
@@ -66,6 +67,20 @@ export interface FailoverConfig {
   readonly semiSync?: SemiSyncConfig;
   /** Programs for `rejoin --rebuild`. Default: `mariadb-dump` and `mariadb` from PATH. */
   readonly rebuild?: { readonly dumpCommand?: string; readonly clientCommand?: string };
+  /**
+   * TLS to the nodes and between them. With it, the manager verifies every node's certificate (chain
+   * and address) and points replicas at their source over TLS, verifying the source's certificate too.
+   * Default: none (plain connections; a node that requires TLS refuses them).
+   */
+  readonly tls?: TlsConfig;
+}
+
+export interface TlsConfig {
+  /**
+   * Path of the CA certificate (PEM) that issued the nodes' certificates. The manager reads it, and
+   * replicas are told the same path (`MASTER_SSL_CA`): keep it at that path on every database host.
+   */
+  readonly ca: string;
 }
 
 export interface ResolvedConfig {
@@ -85,6 +100,8 @@ export interface ResolvedConfig {
   readonly heartbeatMs: number;
   readonly semiSync: Required<SemiSyncConfig>;
   readonly rebuild: { readonly dumpCommand: string; readonly clientCommand: string };
+  /** With the CA's contents, read once at start. */
+  readonly tls: { readonly caFile: string; readonly caPem: string } | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -115,6 +132,7 @@ const TOP_LEVEL = new Set([
   'heartbeatMs',
   'semiSync',
   'rebuild',
+  'tls',
 ]);
 
 type Bag = Readonly<Record<string, unknown>>;
@@ -295,7 +313,25 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
           ? 'mariadb'
           : text(rebuild.clientCommand, 'rebuild.clientCommand'),
     },
+    tls: resolveTls(config.tls),
   });
+}
+
+function resolveTls(value: unknown): ResolvedConfig['tls'] {
+  if (value === undefined) return undefined;
+  const tls = object(value, 'tls');
+  known(tls, new Set(['ca']), 'tls');
+  const caFile = text(tls.ca, 'tls.ca');
+  let caPem: string;
+  try {
+    caPem = readFileSync(caFile, 'utf8');
+  } catch (error) {
+    throw invalidOption('tls.ca', `cannot read ${caFile}: ${(error as Error).message}`);
+  }
+  if (!caPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw invalidOption('tls.ca', `${caFile} holds no PEM certificate`);
+  }
+  return { caFile, caPem };
 }
 
 /** How many voters make a quorum: more than half of the database nodes and managers together. */

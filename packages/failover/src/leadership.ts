@@ -66,7 +66,12 @@ export class Leadership {
     this.lockLinks = new Map(
       config.nodes.map((node) => [
         node.name,
-        new NodeLink(node, { user: config.user, password: config.password, timeoutMs: config.timeoutMs }),
+        new NodeLink(node, {
+          user: config.user,
+          password: config.password,
+          timeoutMs: config.timeoutMs,
+          caPem: config.tls?.caPem,
+        }),
       ]),
     );
     this.standing = this.stand();

@@ -136,7 +136,10 @@ export class FailoverManager {
     this.log = options.log ?? jsonLogger(this.config.id);
     const { user, password, timeoutMs } = this.config;
     this.links = new Map(
-      this.config.nodes.map((node) => [node.name, new NodeLink(node, { user, password, timeoutMs })]),
+      this.config.nodes.map((node) => [
+        node.name,
+        new NodeLink(node, { user, password, timeoutMs, caPem: this.config.tls?.caPem }),
+      ]),
     );
     this.leadership = new Leadership(
       this.config,
@@ -583,6 +586,7 @@ export class FailoverManager {
           port: source.port,
           user: this.config.replication.user,
           password: this.config.replication.password,
+          ...(this.config.tls === undefined ? {} : { caFile: this.config.tls.caFile }),
         },
         { heartbeatMs: this.config.heartbeatMs, formerPrimary },
       ),
@@ -765,6 +769,7 @@ export class FailoverManager {
             target: node,
             user: this.config.user,
             password: this.config.password,
+            caFile: this.config.tls?.caFile,
             dumpCommand: this.config.rebuild.dumpCommand,
             clientCommand: this.config.rebuild.clientCommand,
           });

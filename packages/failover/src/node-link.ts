@@ -1,3 +1,4 @@
+import { checkServerIdentity, TLSSocket } from 'node:tls';
 import type { Probe, Statement } from '@rwsplit/router/replication';
 import mysql from 'mysql2/promise';
 import type { NodeConfig } from './config.js';
@@ -9,6 +10,8 @@ export interface LinkSettings {
   readonly password: string;
   /** Bound on connecting and on each statement (ms). */
   readonly timeoutMs: number;
+  /** TLS: the CA (PEM) the nodes' certificates must chain to; undefined: plain connections. */
+  readonly caPem?: string | undefined;
 }
 
 /**
@@ -95,6 +98,7 @@ export class NodeLink {
         // Server answers as data: counters and ids arrive as they are, not as lossy floats.
         supportBigNumbers: true,
         multipleStatements: false,
+        ...(settings.caPem === undefined ? {} : { ssl: { ca: settings.caPem, rejectUnauthorized: true } }),
       });
     } catch (error) {
       const code = (error as { code?: unknown }).code;
@@ -108,6 +112,7 @@ export class NodeLink {
         { cause: error },
       );
     }
+    if (settings.caPem !== undefined) verifyAddress(connection, node);
     // A connection that breaks later (server gone) is replaced on next use.
     connection.on('error', () => {
       if (this.connection === connection) this.connection = undefined;
@@ -127,6 +132,27 @@ export class NodeLink {
     this.connection = connection;
     return connection;
   }
+}
+
+/**
+ * mysql2 checks the certificate's chain but, for a node addressed by IP, not that the certificate names
+ * that address: a certificate the CA issued to another node would pass. The manager checks it itself.
+ * Every connection gets a fresh `ssl` object, so mysql2 never resumes a TLS session for it (a resumed
+ * session has no peer certificate to check): each one is a full handshake with the node's certificate.
+ */
+function verifyAddress(connection: mysql.Connection, node: Required<NodeConfig>): void {
+  const stream = (connection as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  const problem =
+    stream instanceof TLSSocket
+      ? checkServerIdentity(node.host, stream.getPeerCertificate())
+      : new Error('the connection is not encrypted');
+  if (problem === undefined) return;
+  connection.destroy();
+  throw new FailoverError(
+    'FAILOVER_NODE_UNREACHABLE',
+    `${node.name} (${node.host}:${node.port}): its TLS certificate does not check out: ${problem.message} (check that the node's certificate names ${node.host} and was issued by tls.ca)`,
+    { cause: problem },
+  );
 }
 
 /** Statement text for messages: the values are never part of it (passwords travel as values). */

@@ -10,6 +10,8 @@ export interface RebuildPlan {
   readonly target: Required<NodeConfig>;
   readonly user: string;
   readonly password: string;
+  /** TLS to both nodes, verified against this CA file (undefined: plain connections). */
+  readonly caFile: string | undefined;
   readonly dumpCommand: string;
   readonly clientCommand: string;
 }
@@ -47,16 +49,17 @@ export async function rebuildNode(
   const started = Date.now();
   await pipe(
     plan.dumpCommand,
-    [...connectionArgs(plan.source, plan.user), ...commands.dumpArgs],
+    [...connectionArgs(plan.source, plan.user, plan.caFile), ...commands.dumpArgs],
     plan.clientCommand,
-    [...connectionArgs(plan.target, plan.user), `--init-command=${commands.loadInitCommand}`],
+    [...connectionArgs(plan.target, plan.user, plan.caFile), `--init-command=${commands.loadInitCommand}`],
     plan.password,
   );
   return { dumpAndLoadMs: Date.now() - started, droppedDatabases: dropped };
 }
 
-function connectionArgs(node: Required<NodeConfig>, user: string): string[] {
-  return [`--host=${node.host}`, `--port=${node.port}`, `--user=${user}`, '--protocol=TCP'];
+function connectionArgs(node: Required<NodeConfig>, user: string, caFile: string | undefined): string[] {
+  const tls = caFile === undefined ? [] : ['--ssl', `--ssl-ca=${caFile}`, '--ssl-verify-server-cert'];
+  return [`--host=${node.host}`, `--port=${node.port}`, `--user=${user}`, '--protocol=TCP', ...tls];
 }
 
 /** Runs `dump | load`; the password goes through the environment, never the command line. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, quorumOf, resolveConfig } from '../src/config.js';
 import { FailoverError } from '../src/errors.js';
@@ -81,7 +84,26 @@ describe('resolveConfig: defaults', () => {
       heartbeatMs: 500,
       semiSync: { enabled: true, whenNoAck: 'async', timeoutMs: 1_000 },
       rebuild: { dumpCommand: 'mariadb-dump', clientCommand: 'mariadb' },
+      tls: undefined,
     });
+  });
+
+  it('reads the CA for tls once, and refuses a CA file it cannot read or that holds no certificate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rwsplit-failover-config-'));
+    try {
+      const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      writeFileSync(join(dir, 'ca.crt'), pem);
+      writeFileSync(join(dir, 'not-a-ca.txt'), 'hello');
+      expect(resolveConfig({ ...seed(), tls: { ca: join(dir, 'ca.crt') } }).tls).toEqual({
+        caFile: join(dir, 'ca.crt'),
+        caPem: pem,
+      });
+      expectRejected(withSetting('tls', { ca: join(dir, 'missing.crt') }), 'tls.ca', /cannot read/);
+      expectRejected(withSetting('tls', { ca: join(dir, 'not-a-ca.txt') }), 'tls.ca', /no PEM certificate/);
+      expectRejected(withSetting('tls', { ca: join(dir, 'ca.crt'), verify: false }), 'tls.verify');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('documents the same defaults in DEFAULTS, frozen', () => {

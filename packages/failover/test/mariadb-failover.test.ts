@@ -255,12 +255,23 @@ describe('MariaDbFailoverDialect: follow', () => {
     expect(statements).toEqual([
       { sql: 'STOP SLAVE', values: [] },
       {
-        sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?',
+        sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?, MASTER_SSL = 0',
         values: ['10.0.0.22', 3306, 'repl', "s3cr'et", 0.5],
       },
       { sql: 'START SLAVE', values: [] },
     ]);
     for (const { sql } of statements) expect(sql).not.toContain('s3cr');
+  });
+
+  it('replicates over TLS, verifying the source against the CA file, when given one', () => {
+    const [, change] = dialect.follow(
+      { ...source, caFile: '/etc/rwsplit/ca.crt' },
+      { heartbeatMs: 500, formerPrimary: false },
+    );
+    expect(change).toEqual({
+      sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?, MASTER_SSL = 1, MASTER_SSL_CA = ?, MASTER_SSL_VERIFY_SERVER_CERT = 1',
+      values: ['10.0.0.22', 3306, 'repl', "s3cr'et", 0.5, '/etc/rwsplit/ca.crt'],
+    });
   });
 
   it('starts a former primary after its own writes, which are only in its binlog', () => {

@@ -351,12 +351,23 @@ describe('MySqlFailoverDialect: follow', () => {
     expect(statements).toEqual([
       { sql: 'STOP REPLICA', values: [] },
       {
-        sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_HEARTBEAT_PERIOD = ?, GET_SOURCE_PUBLIC_KEY = 1',
+        sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_HEARTBEAT_PERIOD = ?, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1',
         values: ['10.0.0.22', 3306, 'repl', "s3cr'et", 0.5],
       },
       { sql: 'START REPLICA', values: [] },
     ]);
     for (const { sql } of statements) expect(sql).not.toContain('s3cr');
+  });
+
+  it('replicates over TLS, verifying the source against the CA file, when given one', () => {
+    const tls = { ...source, caFile: '/etc/rwsplit/ca.crt' };
+    const [, change] = dialect.follow(tls, { heartbeatMs: 500, formerPrimary: false });
+    expect(change?.sql).toContain(
+      'SOURCE_SSL = 1, SOURCE_SSL_CA = ?, SOURCE_SSL_VERIFY_SERVER_CERT = 1, GET_SOURCE_PUBLIC_KEY = 1',
+    );
+    expect(change?.values).toEqual(['10.0.0.22', 3306, 'repl', "s3cr'et", 0.5, '/etc/rwsplit/ca.crt']);
+    const [, old] = mysql('8.0.22').follow(tls, { heartbeatMs: 500, formerPrimary: false });
+    expect(old?.sql).toContain('MASTER_SSL = 1, MASTER_SSL_CA = ?, MASTER_SSL_VERIFY_SERVER_CERT = 1');
   });
 
   it('needs nothing extra for a former primary: gtid_executed already has its writes', () => {
@@ -368,7 +379,7 @@ describe('MySqlFailoverDialect: follow', () => {
   it('uses CHANGE MASTER TO on 8.0.22, which predates CHANGE REPLICATION SOURCE TO', () => {
     const [, change] = mysql('8.0.22').follow(source, { heartbeatMs: 1_000, formerPrimary: false });
     expect(change).toEqual({
-      sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?, GET_MASTER_PUBLIC_KEY = 1',
+      sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?, MASTER_SSL = 0, GET_MASTER_PUBLIC_KEY = 1',
       values: ['10.0.0.22', 3306, 'repl', "s3cr'et", 1],
     });
     expect(mysql('8.0.23').follow(source, { heartbeatMs: 1_000, formerPrimary: false })[1]?.sql).toMatch(

@@ -5,7 +5,8 @@ import { sleep } from './wait.js';
 /** A TCP connection as the cluster's admin account (a lock needs one session that stays open). */
 export function adminConnection(cluster: Cluster, node: DbNode): Promise<mysql.Connection> {
   const { user, password } = cluster.credentials.admin;
-  return mysql.createConnection({ host: node.host, port: node.port, user, password, database: 'app' });
+  const { ssl } = cluster.credentials.app;
+  return mysql.createConnection({ host: node.host, port: node.port, user, password, database: 'app', ssl });
 }
 
 /**

@@ -50,6 +50,11 @@ export interface Source {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  /**
+   * Replicate over TLS, verifying the source's certificate (chain and address) against this CA file, a
+   * path on the replica's host. Undefined: a plain connection.
+   */
+  readonly caFile?: string;
 }
 
 export interface FollowOptions {

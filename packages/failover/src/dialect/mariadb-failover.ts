@@ -153,8 +153,19 @@ export class MariaDbFailoverDialect implements FailoverDialect {
       // A former primary's own writes are only in its binlog: replicate from after them.
       ...(options.formerPrimary ? [statement('SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos')] : []),
       statement(
-        'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?',
-        [source.host, source.port, source.user, source.password, options.heartbeatMs / 1_000],
+        `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?, ${
+          source.caFile === undefined
+            ? 'MASTER_SSL = 0'
+            : 'MASTER_SSL = 1, MASTER_SSL_CA = ?, MASTER_SSL_VERIFY_SERVER_CERT = 1'
+        }`,
+        [
+          source.host,
+          source.port,
+          source.user,
+          source.password,
+          options.heartbeatMs / 1_000,
+          ...(source.caFile === undefined ? [] : [source.caFile]),
+        ],
       ),
       statement('START SLAVE'),
     ];

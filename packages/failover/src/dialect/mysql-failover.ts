@@ -236,10 +236,22 @@ export class MySqlFailoverDialect implements FailoverDialect {
    * not yet applied is fetched again from the new source (or lost if it lacks it: wait first).
    */
   follow(source: Source, options: FollowOptions): readonly Statement[] {
-    const values = [source.host, source.port, source.user, source.password, options.heartbeatMs / 1_000];
+    const values: unknown[] = [
+      source.host,
+      source.port,
+      source.user,
+      source.password,
+      options.heartbeatMs / 1_000,
+    ];
+    const word = this.changeSource ? 'SOURCE' : 'MASTER';
+    let ssl = `${word}_SSL = 0`;
+    if (source.caFile !== undefined) {
+      ssl = `${word}_SSL = 1, ${word}_SSL_CA = ?, ${word}_SSL_VERIFY_SERVER_CERT = 1`;
+      values.push(source.caFile);
+    }
     const change = this.changeSource
-      ? 'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_HEARTBEAT_PERIOD = ?, GET_SOURCE_PUBLIC_KEY = 1'
-      : 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?, GET_MASTER_PUBLIC_KEY = 1';
+      ? `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_HEARTBEAT_PERIOD = ?, ${ssl}, GET_SOURCE_PUBLIC_KEY = 1`
+      : `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?, ${ssl}, GET_MASTER_PUBLIC_KEY = 1`;
     // GET_SOURCE_PUBLIC_KEY: caching_sha2_password (8.0's default) refuses a replica on a plain connection
     // that has neither the source's RSA key nor a cached login; asking for the key lets it in.
     return [statement('STOP REPLICA'), statement(change, values), statement('START REPLICA')];
