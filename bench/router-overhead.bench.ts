@@ -30,7 +30,7 @@ export interface OverheadRow {
   readonly cpuMicrosPerOp: number;
 }
 
-type PointSelect = (id: number) => Promise<unknown>;
+export type PointSelect = (id: number) => Promise<unknown>;
 
 interface Contender {
   readonly name: string;
@@ -38,21 +38,21 @@ interface Contender {
   readonly close: () => Promise<void>;
 }
 
-const SQL = 'SELECT id, v FROM kv WHERE id = ?';
-const ROWS = 1_000;
+export const SQL = 'SELECT id, v FROM kv WHERE id = ?';
+export const ROWS = 1_000;
 
-function envInt(name: string, fallback: number): number {
+export function envInt(name: string, fallback: number): number {
   const value = Number(process.env[name]);
   return Number.isInteger(value) && value > 0 ? value : fallback;
 }
 
-interface Measured {
+export interface Measured {
   readonly opsPerSecond: number;
   /** Client-process CPU (user + system) per statement, in µs: the overhead measure that noise hurts least. */
   readonly cpuMicrosPerOp: number;
 }
 
-async function drive(select: PointSelect, concurrency: number, durationMs: number): Promise<Measured> {
+export async function drive(select: PointSelect, concurrency: number, durationMs: number): Promise<Measured> {
   let done = 0;
   const end = performance.now() + durationMs;
   const caller = async () => {
@@ -71,7 +71,7 @@ async function drive(select: PointSelect, concurrency: number, durationMs: numbe
   };
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   'cluster-start': () => import('./cluster-start.bench.js'),
   'router-overhead': () => import('./router-overhead.bench.js'),
   'router-cpu': () => import('./router-cpu.bench.js'),
+  'router-tls': () => import('./router-tls.bench.js'),
   'stalled-replica': () => import('./stalled-replica.bench.js'),
   consistency: () => import('./consistency.bench.js'),
   http: () => import('./http.bench.js'),

@@ -48,9 +48,15 @@ describe('dashboard in Chromium through HAProxy', () => {
     page.on('console', (message) => {
       if (message.type() === 'error') pageErrors.push(message.text());
     });
+    // Everything the page's Content-Security-Policy blocks, as the browser reports it.
+    await page.addInitScript({
+      content: `window.cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));`,
+    });
     try {
       const response = await page.goto(`${cluster.lb.httpsUrl}/`, { waitUntil: 'load' });
       expect(response?.status()).toBe(200);
+      expect(await response?.headerValue('content-security-policy')).toMatch(/script-src 'self'/);
       expect(await response?.headerValue('x-served-by')).toMatch(/^server-[12]$/);
 
       // The topology panel fills from /api/status: the primary and the replica, by name.
@@ -98,6 +104,14 @@ describe('dashboard in Chromium through HAProxy', () => {
 
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
       expect(pageErrors).toEqual([]);
+      // The dashboard runs under its CSP: no inline script or style, nothing from elsewhere. Control: an
+      // inline style the page did not bring is reported, so an empty list means none of its own was.
+      const violations = () => page.evaluate<string[]>('window.cspViolations');
+      expect(await violations()).toEqual([]);
+      await page.evaluate(
+        "document.body.append(Object.assign(document.createElement('div'), { id: 'csp-probe' })); document.getElementById('csp-probe').setAttribute('style', 'color: red')",
+      );
+      await expect.poll(async () => (await violations()).length).toBe(1);
     } catch (error) {
       // What the page looked like when it went wrong, and what it said, beside the failure.
       await page
