@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { type Cluster, type DbNode, type FailoverManagerHandle, startCluster } from '@rwsplit/cluster';
 import { FailoverManager, type LogEvent, type ManagerStatus } from '@rwsplit/failover';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchText } from '../support/https.js';
 import { LOAD_DDL, missingOn, plainWriters, type WriteLoad } from '../support/write-load.js';
 
 // The managers among themselves (one leads, a dead leader is replaced, a manager dies half-way through a
@@ -144,9 +145,9 @@ async function runCli(args: readonly string[]): Promise<{ code: number | null; s
 const FAIL_AFTER = 3;
 
 /** `rwsplit_failover_failures_total` of one manager, summed over its reasons (`GET /metrics`, no token). */
-async function failoverFailures(handle: FailoverManagerHandle): Promise<number> {
-  const response = await fetch(`${handle.url}/metrics`, { signal: AbortSignal.timeout(2_000) });
-  const text = await response.text();
+async function failoverFailures(cluster: Cluster, handle: FailoverManagerHandle): Promise<number> {
+  const ca = cluster.ca.certificatePem;
+  const text = (await fetchText(`${handle.url}/metrics`, { ca, timeoutMs: 2_000 })).body;
   return text
     .split('\n')
     .filter((line) => line.startsWith('rwsplit_failover_failures_total'))
@@ -269,9 +270,11 @@ async function finishesCutShortFailover(cluster: Cluster, reset: DbNode): Promis
     }
     expect(await writableNodes(cluster)).toEqual([newPrimary.name]);
     // A failover that keeps failing would count up every round (4 a second): it does not.
-    const failures = await Promise.all(cluster.failover.map(failoverFailures));
+    const failures = await Promise.all(cluster.failover.map((handle) => failoverFailures(cluster, handle)));
     await sleep(1_500);
-    expect(await Promise.all(cluster.failover.map(failoverFailures))).toEqual(failures);
+    expect(await Promise.all(cluster.failover.map((handle) => failoverFailures(cluster, handle)))).toEqual(
+      failures,
+    );
     const failed = cluster.failover.flatMap((handle) =>
       loggedEvents(cluster, handle).filter((event) => event === 'failover.failed'),
     );
@@ -401,6 +404,8 @@ describe('two managers and one replica', () => {
           ...base,
           id: 'probe',
           managers: [{ id: 'probe', url: NOWHERE }],
+          // Its API is never started: no certificate for it.
+          api: undefined,
           password: `wrong-${base.password}`,
         },
         {

@@ -371,13 +371,13 @@ class RunningCluster implements Cluster {
       const host = hostModel.address(HOST_OCTETS.server(index));
       hosts.push({ host, port: await hostModel.claimPort(host, 7300) });
     }
-    this.managers = new FailoverManagers(
+    this.managers = await FailoverManagers.create(
       join(this.stateDir, 'failover'),
       hosts,
       this.dbNodes,
       options.credentials.failover,
       options.credentials.replication,
-      this.clusterCa.certificateFile,
+      this.clusterCa,
       failover,
       options.semiSync,
       options.startTimeoutMs,

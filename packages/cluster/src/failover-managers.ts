@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ManagerStatus } from '@rwsplit/failover';
+import { callApi, type ManagerStatus } from '@rwsplit/failover';
+import { type ClusterCa, issueCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
 import { ManagedProcess } from './managed-process.js';
 import type { MariaDbNode } from './mariadb-node.js';
@@ -51,8 +52,9 @@ class ManagerProcess implements FailoverManagerHandle {
     readonly token: string,
     logFile: string,
     private readonly startTimeoutMs: number,
+    private readonly caPem: string,
   ) {
-    this.url = `http://${host.host}:${host.port}`;
+    this.url = `https://${host.host}:${host.port}`;
     this.process = new ManagedProcess({
       name: id,
       command: process.execPath,
@@ -93,29 +95,31 @@ class ManagerProcess implements FailoverManagerHandle {
   }
 
   async status(): Promise<ManagerStatus> {
-    const response = await fetch(`${this.url}/status`, {
-      headers: { authorization: `Bearer ${this.token}` },
-      signal: AbortSignal.timeout(2_000),
+    const answer = await callApi(`${this.url}/status`, {
+      token: this.token,
+      ca: this.caPem,
+      timeoutMs: 2_000,
     });
-    if (!response.ok) throw new Error(`${this.id} answered ${response.status}`);
-    return (await response.json()) as ManagerStatus;
+    if (answer.status !== 200) throw new Error(`${this.id} answered ${answer.status}`);
+    return answer.body as ManagerStatus;
   }
 
   async post(path: string, body: unknown): Promise<unknown> {
-    const response = await fetch(`${this.url}${path}`, {
+    const answer = await callApi(`${this.url}${path}`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      token: this.token,
+      ca: this.caPem,
+      body,
+      timeoutMs: 10 * 60_000,
     });
-    const answer: unknown = await response.json();
-    if (!response.ok) {
-      const { error, code } = answer as { error?: string; code?: string };
+    if (answer.status !== 200) {
+      const { error, code } = (answer.body ?? {}) as { error?: string; code?: string };
       throw new ClusterError(
-        `${this.id} refused ${path}: ${error ?? response.status} (${code ?? ''})`,
+        `${this.id} refused ${path}: ${error ?? answer.status} (${code ?? ''})`,
         'CLUSTER_COMMAND_FAILED',
       );
     }
-    return answer;
+    return answer.body;
   }
 
   stop(): Promise<void> {
@@ -127,26 +131,36 @@ class ManagerProcess implements FailoverManagerHandle {
 export class FailoverManagers {
   readonly handles: ManagerProcess[] = [];
 
-  constructor(
+  private constructor() {}
+
+  /**
+   * Writes each manager's configuration (0600: it holds its account's password and the shared token) and
+   * its API certificate from the cluster CA; the API is HTTPS, checked against that CA by peers and by
+   * the harness.
+   */
+  static async create(
     dir: string,
     hosts: readonly ManagerHost[],
     nodes: readonly MariaDbNode[],
     account: Credentials,
     replication: Credentials,
-    caFile: string,
+    ca: ClusterCa,
     options: NonNullable<ResolvedOptions['failover']>,
     semiSync: ResolvedOptions['semiSync'],
     startTimeoutMs: number,
-  ) {
-    mkdirSync(dir, { recursive: true });
+  ): Promise<FailoverManagers> {
+    const self = new FailoverManagers();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const token = randomBytes(24).toString('hex');
     const managers = hosts.map((host, index) => ({
       id: `manager-${index + 1}`,
-      url: `http://${host.host}:${host.port}`,
+      url: `https://${host.host}:${host.port}`,
     }));
     const { managers: _count, ...settings } = options;
     for (const [index, manager] of managers.entries()) {
       const configFile = join(dir, `${manager.id}.json`);
+      const host = hosts[index]!;
+      const certificate = await issueCertificate(ca, dir, manager.id, manager.id, [host.host]);
       const config = {
         id: manager.id,
         managers,
@@ -154,7 +168,8 @@ export class FailoverManagers {
         user: account.user,
         password: account.password,
         replication,
-        tls: { ca: caFile },
+        tls: { ca: ca.certificateFile },
+        api: { certificate: certificate.certificateFile, key: certificate.keyFile },
         token,
         ...settings,
         semiSync:
@@ -163,17 +178,19 @@ export class FailoverManagers {
             : { enabled: true, timeoutMs: semiSync.timeoutMs, whenNoAck: semiSync.whenNoAck },
       };
       writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-      this.handles.push(
+      self.handles.push(
         new ManagerProcess(
           manager.id,
-          hosts[index]!,
+          host,
           configFile,
           token,
           join(dir, `${manager.id}.log`),
           startTimeoutMs,
+          ca.certificatePem,
         ),
       );
     }
+    return self;
   }
 
   async start(timeoutMs: number): Promise<void> {

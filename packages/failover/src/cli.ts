@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { callApi } from './api-client.js';
 import { FailoverError } from './errors.js';
 import { startHttpApi } from './http-api.js';
 import { FailoverManager, type ManagerStatus } from './manager.js';
@@ -26,6 +27,7 @@ interface RawConfig {
   readonly id?: unknown;
   readonly token?: unknown;
   readonly managers?: readonly { readonly id?: unknown; readonly url?: unknown }[];
+  readonly tls?: { readonly ca?: unknown };
 }
 
 function fail(message: string, code = 2): never {
@@ -42,8 +44,19 @@ function loadConfig(path: string | undefined): RawConfig {
   }
 }
 
-function headers(config: RawConfig): Record<string, string> {
-  return typeof config.token === 'string' ? { authorization: `Bearer ${config.token}` } : {};
+function tokenOf(config: RawConfig): string | undefined {
+  return typeof config.token === 'string' ? config.token : undefined;
+}
+
+/** The CA that `https:` managers' certificates chain to (`tls.ca`), if the config names one. */
+function caOf(config: RawConfig): string | undefined {
+  const path = config.tls?.ca;
+  if (typeof path !== 'string') return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    return fail(`cannot read tls.ca ${path}: ${(error as Error).message}`);
+  }
 }
 
 /** Every manager's status, those that answer. */
@@ -52,12 +65,13 @@ async function statuses(config: RawConfig): Promise<{ url: string; status: Manag
     (config.managers ?? []).map(async (manager) => {
       const url = String(manager.url ?? '');
       try {
-        const response = await fetch(`${url}/status`, {
-          headers: headers(config),
-          signal: AbortSignal.timeout(2_000),
+        const answer = await callApi(`${url}/status`, {
+          token: tokenOf(config),
+          ca: caOf(config),
+          timeoutMs: 2_000,
         });
-        if (!response.ok) return undefined;
-        return { url, status: (await response.json()) as ManagerStatus };
+        if (answer.status !== 200) return undefined;
+        return { url, status: answer.body as ManagerStatus };
       } catch {
         return undefined;
       }
@@ -70,15 +84,16 @@ async function command(config: RawConfig, path: string, body: unknown): Promise<
   const leader = (await statuses(config)).find((s) => s.status.leader);
   if (leader === undefined)
     fail('no manager is leading (none holds a quorum); see rwsplit-failover status', 1);
-  const response = await fetch(`${leader.url}${path}`, {
+  const response = await callApi(`${leader.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers(config) },
-    body: JSON.stringify(body),
+    token: tokenOf(config),
+    ca: caOf(config),
+    body,
     // A rebuild copies the whole dataset: long, but not for ever.
-    signal: AbortSignal.timeout(30 * 60_000),
+    timeoutMs: 30 * 60_000,
   });
-  const answer = (await response.json()) as Record<string, unknown>;
-  if (!response.ok)
+  const answer = (response.body ?? {}) as Record<string, unknown>;
+  if (response.status !== 200)
     fail(
       `${leader.status.id} refused: ${String(answer.error)} (${String(answer.code ?? response.status)})`,
       1,
@@ -133,7 +148,11 @@ async function main(): Promise<void> {
     }
     const self = manager.config.managers.find((m) => m.id === manager.config.id)!;
     const url = new URL(self.url);
-    const server = await startHttpApi(manager, url.hostname, Number(url.port || 80));
+    const server = await startHttpApi(
+      manager,
+      url.hostname,
+      Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    );
     await manager.start();
     const shutdown = async () => {
       server.close();

@@ -73,6 +73,19 @@ export interface FailoverConfig {
    * Default: none (plain connections; a node that requires TLS refuses them).
    */
   readonly tls?: TlsConfig;
+  /**
+   * This manager's API certificate, for an `https:` URL in `managers` (required then). Peers and the CLI
+   * check a manager's certificate against `tls.ca` when it is set, else against the system's CAs.
+   * Default: none.
+   */
+  readonly api?: ApiTlsConfig;
+}
+
+export interface ApiTlsConfig {
+  /** Path of the certificate (PEM) naming this manager's API address. */
+  readonly certificate: string;
+  /** Path of its private key (PEM); keep it 0600. */
+  readonly key: string;
 }
 
 export interface TlsConfig {
@@ -102,6 +115,8 @@ export interface ResolvedConfig {
   readonly rebuild: { readonly dumpCommand: string; readonly clientCommand: string };
   /** With the CA's contents, read once at start. */
   readonly tls: { readonly caFile: string; readonly caPem: string } | undefined;
+  /** The API's certificate and key, read once at start; undefined: plain HTTP. */
+  readonly api: { readonly certificatePem: string; readonly keyPem: string } | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -133,6 +148,7 @@ const TOP_LEVEL = new Set([
   'semiSync',
   'rebuild',
   'tls',
+  'api',
 ]);
 
 type Bag = Readonly<Record<string, unknown>>;
@@ -275,6 +291,7 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
   if (whenNoAck !== 'async' && whenNoAck !== 'block') {
     throw invalidOption('semiSync.whenNoAck', `expected 'async' or 'block', got ${shown(whenNoAck)}`);
   }
+  const tls = resolveTls(config.tls);
   const rebuild = config.rebuild === undefined ? {} : object(config.rebuild, 'rebuild');
   known(rebuild, new Set(['dumpCommand', 'clientCommand']), 'rebuild');
   const intervalMs = whole(config.intervalMs, 'intervalMs', DEFAULTS.intervalMs, 10);
@@ -313,8 +330,36 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
           ? 'mariadb'
           : text(rebuild.clientCommand, 'rebuild.clientCommand'),
     },
-    tls: resolveTls(config.tls),
+    tls,
+    api: resolveApi(config.api, managers.find((m) => m.id === id)!),
   });
+}
+
+/** The API's certificate: required for an `https:` URL of this manager, refused for an `http:` one. */
+function resolveApi(value: unknown, self: ManagerConfig): ResolvedConfig['api'] {
+  const secure = self.url.startsWith('https:');
+  if (value === undefined) {
+    if (secure) throw invalidOption('api', `${self.url} is https: give api.certificate and api.key`);
+    return undefined;
+  }
+  if (!secure) throw invalidOption('api', `${self.url} is plain http: drop api or make the URL https:`);
+  const api = object(value, 'api');
+  known(api, new Set(['certificate', 'key']), 'api');
+  const read = (key: 'certificate' | 'key', marker: string) => {
+    const path = text(api[key], `api.${key}`);
+    let pem: string;
+    try {
+      pem = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw invalidOption(`api.${key}`, `cannot read ${path}: ${(error as Error).message}`);
+    }
+    if (!pem.includes(marker)) throw invalidOption(`api.${key}`, `${path} holds no PEM ${key}`);
+    return pem;
+  };
+  return {
+    certificatePem: read('certificate', '-----BEGIN CERTIFICATE-----'),
+    keyPem: read('key', 'PRIVATE KEY-----'),
+  };
 }
 
 function resolveTls(value: unknown): ResolvedConfig['tls'] {

@@ -1,20 +1,26 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { FailoverError } from './errors.js';
 import type { FailoverManager } from './manager.js';
 
 /**
  * The manager's HTTP API: `GET /metrics` (Prometheus text), `GET /status` (JSON), and for managers and
  * operators `POST /vote`, `POST /switchover {"to"}`, `POST /rejoin {"node", "rebuild"}`. With a token
- * configured, everything but `/metrics` needs `Authorization: Bearer <token>`.
+ * configured, everything but `/metrics` needs `Authorization: Bearer <token>`. With `api` configured it
+ * is HTTPS (TLS 1.2+), so the token and the commands never cross a network in the clear.
  */
 export function startHttpApi(manager: FailoverManager, host: string, port: number): Promise<Server> {
-  const token = manager.config.token;
-  const server = createServer((request, response) => {
+  const { token, api } = manager.config;
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     void handle(manager, token, request, response).catch((error: unknown) => {
       send(response, 500, { error: (error as Error).message });
     });
-  });
+  };
+  const server: Server =
+    api === undefined
+      ? createServer(onRequest)
+      : createTlsServer({ cert: api.certificatePem, key: api.keyPem, minVersion: 'TLSv1.2' }, onRequest);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,4 +1,6 @@
+export { type ApiAnswer, type ApiCall, callApi } from './api-client.js';
 export {
+  type ApiTlsConfig,
   DEFAULTS,
   type FailoverConfig,
   type ManagerConfig,
@@ -7,6 +9,7 @@ export {
   type ResolvedConfig,
   resolveConfig,
   type SemiSyncConfig,
+  type TlsConfig,
 } from './config.js';
 export type { FailoverDialect, History, NodeFacts, SemiSyncState } from './dialect/failover-dialect.js';
 export { MariaDbFailoverDialect } from './dialect/mariadb-failover.js';

@@ -144,7 +144,7 @@ export class FailoverManager {
     this.leadership = new Leadership(
       this.config,
       () => this.dialect,
-      options.askVote ?? askVoteOverHttp(this.config.token, this.config.timeoutMs),
+      options.askVote ?? askVoteOverHttp(this.config.token, this.config.timeoutMs, this.config.tls?.caPem),
     );
     this.defineMetrics();
   }

@@ -1,19 +1,15 @@
+import { callApi } from './api-client.js';
 import type { AskVote, VoteAnswer } from './leadership.js';
 
-/** Asks a peer manager for its vote over its HTTP API (`POST /vote`), bounded by `timeoutMs`. */
-export function askVoteOverHttp(token: string | undefined, timeoutMs: number): AskVote {
+/**
+ * Asks a peer manager for its vote over its API (`POST /vote`), bounded by `timeoutMs`; an `https:`
+ * peer must present a certificate from `ca`.
+ */
+export function askVoteOverHttp(token: string | undefined, timeoutMs: number, ca?: string): AskVote {
   return async (peer, request) => {
-    const response = await fetch(`${peer.url}/vote`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-      },
-      body: JSON.stringify(request),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (!response.ok) throw new Error(`${peer.id} answered ${response.status}`);
-    const answer = (await response.json()) as Partial<VoteAnswer>;
-    return { granted: answer.granted === true, supports: String(answer.supports ?? '') };
+    const answer = await callApi(`${peer.url}/vote`, { method: 'POST', token, body: request, ca, timeoutMs });
+    if (answer.status !== 200) throw new Error(`${peer.id} answered ${answer.status}`);
+    const vote = (answer.body ?? {}) as Partial<VoteAnswer>;
+    return { granted: vote.granted === true, supports: String(vote.supports ?? '') };
   };
 }
