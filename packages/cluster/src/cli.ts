@@ -34,7 +34,7 @@ function printSummary(cluster: Cluster): void {
     );
     for (const server of cluster.servers) {
       lines.push(
-        `  ${server.name.padEnd(22)}  nginx ${server.nginx.url}  app ${server.app.url}  (metrics ${server.app.url}/metrics)`,
+        `  ${server.name.padEnd(22)}  nginx ${server.nginx.url}  app ${server.app.url}  (internal: ${server.app.url}/metrics, /internal/status)`,
       );
     }
   }
