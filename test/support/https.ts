@@ -11,7 +11,7 @@ export interface RequestOptions {
   readonly method?: string;
   readonly body?: string;
   readonly headers?: Record<string, string>;
-  /** PEM to trust (the LB's self-signed certificate). */
+  /** PEM to trust (the cluster CA that issued the LB's certificate). */
   readonly ca?: string;
   readonly timeoutMs?: number;
   /** Basic auth as `user:password`. */

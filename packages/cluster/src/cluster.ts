@@ -543,16 +543,18 @@ export async function startCluster(options?: ClusterOptions): Promise<Cluster> {
     // to their own, which they alone can read.
     const serviceUser = databaseServiceUser();
     if (serviceUser !== undefined) chmodSync(stateDir, 0o711);
-    const blocked = blockedOnTheWay(stateDir, serviceUser);
+    // The CA's key is 0600; the directory is passable so the servers read the (public) certificate.
+    const caDir = join(stateDir, 'ca');
+    mkdirSync(caDir);
+    // Explicitly: mkdir's mode is masked by the umask (077 would make it 0700).
+    chmodSync(caDir, 0o711);
+    const blocked = blockedOnTheWay(caDir, serviceUser);
     if (blocked !== undefined) {
       throw new ClusterError(
         `the database servers run as ${serviceUser?.name} and cannot pass through ${blocked}: choose a stateRoot they can reach (or chmod o+x ${blocked})`,
         'CLUSTER_INVALID_OPTION',
       );
     }
-    // The CA's key is 0600; the directory is passable so the servers read the (public) certificate.
-    const caDir = join(stateDir, 'ca');
-    mkdirSync(caDir, { mode: 0o711 });
     const ca = await createClusterCa(caDir, `rwsplit ${hostModel.block}`);
     cluster = new RunningCluster(resolved, hostModel, stateDir, ca);
   } catch (error) {

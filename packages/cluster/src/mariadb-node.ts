@@ -212,6 +212,12 @@ export class MariaDbNode implements DbNode {
     try {
       const [rows] = await connection.query<T>({ sql, timeout: ADMIN_TIMEOUT_MS }, [...values]);
       return rows;
+    } catch (error) {
+      // mysql2 keeps the statement on its error, and the set-up scripts carry passwords in theirs.
+      if (typeof (error as { sql?: unknown }).sql === 'string') {
+        (error as { sql: string }).sql = redactPasswords((error as { sql: string }).sql);
+      }
+      throw error;
     } finally {
       connection.destroy();
     }
@@ -434,6 +440,11 @@ export class MariaDbNode implements DbNode {
   private userArgs(): string[] {
     return this.serviceUser === undefined ? [] : [`--user=${this.serviceUser.name}`];
   }
+}
+
+/** The statement without its passwords (`IDENTIFIED BY '...'`, `MASTER_PASSWORD = '...'`). */
+export function redactPasswords(sql: string): string {
+  return sql.replace(/(IDENTIFIED BY|MASTER_PASSWORD\s*=)\s*'[^']*'/gi, "$1 '<redacted>'");
 }
 
 function withLogTail(error: unknown, errorLog: string): unknown {

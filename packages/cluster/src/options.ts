@@ -299,6 +299,15 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     invalid('block', `expected "127.X.Y", got ${JSON.stringify(options.block)}`);
   }
   const replicas = integerIn('replicas', options.replicas, 0, 3, 1);
+  const stateRoot = options.stateRoot ?? process.env.RWSPLIT_STATE_ROOT;
+  // Its paths are rendered into SQL (MASTER_SSL_CA), my.cnf, nginx.conf and haproxy.cfg: nothing that
+  // could end a quoted string or a setting there.
+  if (stateRoot !== undefined && (typeof stateRoot !== 'string' || !/^\/[\w./+@=,-]*$/.test(stateRoot))) {
+    invalid(
+      'stateRoot',
+      `expected an absolute path of letters, digits and . _ - / + @ = , (also RWSPLIT_STATE_ROOT), got ${JSON.stringify(stateRoot)}`,
+    );
+  }
   return Object.freeze({
     servers,
     replicas,
@@ -316,7 +325,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
       stats: credentials('credentials.stats', given.stats, 'admin'),
     },
     block: options.block,
-    stateRoot: options.stateRoot ?? process.env.RWSPLIT_STATE_ROOT,
+    stateRoot,
     keepState: options.keepState ?? false,
     startTimeoutMs: integerIn('startTimeoutMs', options.startTimeoutMs, 1_000, 600_000, 30_000),
     semiSync: resolveSemiSync(options.semiSync, replicas),

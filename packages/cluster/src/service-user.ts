@@ -1,6 +1,7 @@
 import { chownSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ClusterError } from './errors.js';
 
 /** An operating-system account a service process runs as. */
 export interface ServiceUser {
@@ -27,7 +28,16 @@ export function databaseServiceUser(): ServiceUser | undefined {
 
 /** The harness's own login name: the database account it reaches every node with over the socket. */
 export function harnessUserName(): string {
-  return userInfo().username;
+  try {
+    return userInfo().username;
+  } catch (error) {
+    // A uid with no passwd entry (`docker run -u 1234`): unix_socket authentication needs a login name.
+    throw new ClusterError(
+      `the harness runs as uid ${process.getuid?.()}, which has no login name (no /etc/passwd entry); the database nodes authenticate the harness by its login: run it as a named user`,
+      'CLUSTER_INVALID_OPTION',
+      { cause: error },
+    );
+  }
 }
 
 /** Gives `path` and everything below it to `user` (no-op without one). */

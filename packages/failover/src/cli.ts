@@ -21,7 +21,9 @@ const USAGE = `usage:
   rwsplit-failover run --config FILE
   rwsplit-failover status --config FILE [--json]
   rwsplit-failover switchover --to NODE --config FILE
-  rwsplit-failover rejoin NODE [--rebuild] --config FILE`;
+  rwsplit-failover rejoin NODE [--rebuild] --config FILE
+    (a rebuild writes every schema: it runs as RWSPLIT_REBUILD_USER / RWSPLIT_REBUILD_PASSWORD if set,
+     an admin account, else as the manager's own)`;
 
 interface RawConfig {
   readonly id?: unknown;
@@ -177,7 +179,18 @@ async function main(): Promise<void> {
   }
   if (verb === 'rejoin') {
     const node = rest[0] ?? fail(`rejoin needs a NODE\n${USAGE}`);
-    return command(config, '/rejoin', { node, rebuild: values.rebuild });
+    // A rebuild runs as an account given for it (an admin's): its password from the environment, never
+    // from the command line, where every user of the machine can read it.
+    const user = process.env.RWSPLIT_REBUILD_USER;
+    const password = process.env.RWSPLIT_REBUILD_PASSWORD;
+    if (values.rebuild && (user === undefined) !== (password === undefined)) {
+      fail('set both RWSPLIT_REBUILD_USER and RWSPLIT_REBUILD_PASSWORD, or neither');
+    }
+    return command(config, '/rejoin', {
+      node,
+      rebuild: values.rebuild,
+      ...(values.rebuild && user !== undefined ? { user, password } : {}),
+    });
   }
   fail(USAGE);
 }

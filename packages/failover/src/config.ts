@@ -14,7 +14,7 @@ export interface NodeConfig {
 /** One failover manager, this one included: the managers vote alongside the database nodes. */
 export interface ManagerConfig {
   readonly id: string;
-  /** Where its HTTP API listens (`http://127.0.0.1:7301`): votes, status, metrics, commands. */
+  /** Where its API listens (`https://10.0.1.11:7301`; `http:` without TLS): votes, status, metrics, commands. */
   readonly url: string;
 }
 

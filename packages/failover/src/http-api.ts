@@ -6,7 +6,8 @@ import type { FailoverManager } from './manager.js';
 
 /**
  * The manager's HTTP API: `GET /metrics` (Prometheus text), `GET /status` (JSON), and for managers and
- * operators `POST /vote`, `POST /switchover {"to"}`, `POST /rejoin {"node", "rebuild"}`. With a token
+ * operators `POST /vote`, `POST /switchover {"to"}`, `POST /rejoin {"node", "rebuild", "user"?, "password"?}`
+ * (the account a rebuild runs as, for that call only). With a token
  * configured, everything but `/metrics` needs `Authorization: Bearer <token>`. With `api` configured it
  * is HTTPS (TLS 1.2+), so the token and the commands never cross a network in the clear.
  */
@@ -52,8 +53,13 @@ async function handle(
   try {
     if (path === '/vote') return send(response, 200, manager.vote(String(body.candidate ?? '')));
     if (path === '/switchover') return send(response, 200, await manager.switchover(String(body.to ?? '')));
-    if (path === '/rejoin')
-      return send(response, 200, await manager.rejoin(String(body.node ?? ''), body.rebuild === true));
+    if (path === '/rejoin') {
+      const as =
+        typeof body.user === 'string' && typeof body.password === 'string'
+          ? { user: body.user, password: body.password }
+          : undefined;
+      return send(response, 200, await manager.rejoin(String(body.node ?? ''), body.rebuild === true, as));
+    }
   } catch (error) {
     if (error instanceof FailoverError)
       return send(response, 409, { error: error.message, code: error.code });

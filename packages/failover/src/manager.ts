@@ -743,7 +743,17 @@ export class FailoverManager {
    * Brings `name` back as a replica of the primary: as it is when its transactions are all in the
    * primary's, or with `rebuild` from a fresh copy of the primary (its own transactions are discarded).
    */
-  async rejoin(name: string, rebuild: boolean): Promise<{ node: string; outcome: string }> {
+  /**
+   * Fences `name` and makes it follow the primary again; with `rebuild`, first replaces its data with a
+   * copy of the primary's. A rebuild writes every schema, the system tables included, which the manager's
+   * own account may not (and should not) do: `as` is the account to do it with, given for this one call
+   * (an operator's admin account); without it the manager's own account is used.
+   */
+  async rejoin(
+    name: string,
+    rebuild: boolean,
+    as?: { readonly user: string; readonly password: string },
+  ): Promise<{ node: string; outcome: string }> {
     if (!this.leadership.current.leader) {
       throw new FailoverError(
         'FAILOVER_NO_QUORUM',
@@ -764,16 +774,22 @@ export class FailoverManager {
         await link.runAll(dialect.fence);
         if (rebuild) {
           const source = this.config.nodes.find((n) => n.name === primary)!;
-          const timing = await rebuildNode(dialect, link, {
+          const account = as ?? { user: this.config.user, password: this.config.password };
+          // Its own connection for the rebuild's statements, as that account; closed afterwards.
+          const rebuilder = new NodeLink(node, {
+            ...account,
+            timeoutMs: this.config.timeoutMs,
+            caPem: this.config.tls?.caPem,
+          });
+          const timing = await rebuildNode(dialect, rebuilder, {
             source,
             target: node,
-            user: this.config.user,
-            password: this.config.password,
+            ...account,
             caFile: this.config.tls?.caFile,
             dumpCommand: this.config.rebuild.dumpCommand,
             clientCommand: this.config.rebuild.clientCommand,
-          });
-          this.log('info', { event: 'node.rebuilt', node: name, from: primary, ...timing });
+          }).finally(() => rebuilder.drop());
+          this.log('info', { event: 'node.rebuilt', node: name, from: primary, as: account.user, ...timing });
           await this.follow(name, primary, false);
         } else {
           const [mine, theirs] = await Promise.all([

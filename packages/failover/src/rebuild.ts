@@ -37,7 +37,8 @@ export async function rebuildNode(
       `rebuilding a ${dialect.flavor} node is not supported here; re-create it from a clone (MySQL: the CLONE plugin), then rejoin it`,
     );
   }
-  await link.runAll(commands.beforeLoad, 30_000);
+  await requireRebuildPrivileges(link, plan.user);
+  // The databases go first, then the node's binlog and replication state are reset.
   const rows = (await link.run({ sql: 'SHOW DATABASES', values: [] })) as Record<string, unknown>[];
   const dropped: string[] = [];
   for (const row of rows) {
@@ -46,6 +47,7 @@ export async function rebuildNode(
     await link.run({ sql: `DROP DATABASE \`${name.replace(/`/g, '``')}\``, values: [] }, 30_000);
     dropped.push(name);
   }
+  await link.runAll(commands.beforeLoad, 30_000);
   const started = Date.now();
   await pipe(
     plan.dumpCommand,
@@ -55,6 +57,29 @@ export async function rebuildNode(
     plan.password,
   );
   return { dumpAndLoadMs: Date.now() - started, droppedDatabases: dropped };
+}
+
+/** Global privileges without which a rebuild cannot drop, copy and load every schema, system tables included. */
+const REBUILD_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'RELOAD'];
+
+/**
+ * Refuses, before anything is changed, an account that could not do the whole rebuild. Without global
+ * privileges the server hides the schemas the account cannot touch (`SHOW DATABASES` lists none, the dump
+ * is empty): the rebuild would "succeed" and keep the diverged data.
+ */
+async function requireRebuildPrivileges(link: NodeLink, user: string): Promise<void> {
+  const rows = (await link.run({
+    sql: "SELECT PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')",
+    values: [],
+  })) as { privilege?: unknown }[];
+  const held = new Set(rows.map((row) => String(row.privilege)));
+  const missing = REBUILD_PRIVILEGES.filter((privilege) => !held.has(privilege));
+  if (missing.length > 0) {
+    throw new FailoverError(
+      'FAILOVER_REFUSED',
+      `a rebuild replaces every schema of ${link.node.name}, and ${user} lacks the global ${missing.join(', ')} privileges for it; nothing was changed. Run it with an admin account (rwsplit-failover: RWSPLIT_REBUILD_USER and RWSPLIT_REBUILD_PASSWORD)`,
+    );
+  }
 }
 
 function connectionArgs(node: Required<NodeConfig>, user: string, caFile: string | undefined): string[] {

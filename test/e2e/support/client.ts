@@ -114,7 +114,7 @@ export interface SendOptions {
 }
 
 export interface LbClientOptions {
-  /** PEM to trust: the LB's self-signed certificate. */
+  /** PEM to trust: the cluster CA that issued the LB's certificate. */
   readonly ca?: string;
   /** When given, cookies are stored from responses and sent back on requests. */
   readonly jar?: CookieJar;
