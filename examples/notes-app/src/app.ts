@@ -59,7 +59,7 @@ export function createApp({
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
 
-  app.use(requestLogging(logger));
+  app.use(requestLogging(logger, metrics.recordRequest));
   // Before anything that reads a body, and after the request log so a 408 is logged with its request id.
   app.use(requestBodyDeadline(logger, requestBodyTimeoutMs));
 

@@ -22,7 +22,10 @@ interface RequestLocals {
  * line carries `reqId` like every line of the request's child logger, without making that logger for
  * the requests that log nothing else (a pino child serialises its bindings when it is made).
  */
-export function requestLogging(logger: Logger): RequestHandler {
+export function requestLogging(
+  logger: Logger,
+  onFinished?: (method: string, status: number, ms: number) => void,
+): RequestHandler {
   return (req, res, next) => {
     const incoming = req.get('x-request-id');
     const id = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -33,13 +36,15 @@ export function requestLogging(logger: Logger): RequestHandler {
     const started = performance.now();
     // 'finish' comes once per response: `on` spares the wrapper `once` builds per request.
     res.on('finish', () => {
+      const ms = performance.now() - started;
+      onFinished?.(req.method, res.statusCode, ms);
       logger.info(
         {
           reqId: id,
           method: req.method,
           url: req.originalUrl,
           status: res.statusCode,
-          ms: performance.now() - started,
+          ms,
           dbNode: res.getHeader(DB_NODE_HEADER),
         },
         'request',

@@ -95,6 +95,7 @@ export class Engine {
     this.candidates = this.nodes.map((node) => new ReadCandidate(node, node.role === 'replica'));
     this.selector = config.readSelector();
     this.telemetry = new Telemetry(config, this.nodes);
+    if (this.telemetry.metered) this.telemetry.observeTopology(() => this.topology());
     this.commits = new CommitTracker(() => this.dialect());
     this.monitor = config.monitor === undefined ? undefined : this.createMonitor(config.monitor);
   }

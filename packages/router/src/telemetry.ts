@@ -21,7 +21,7 @@ import { RwsplitError } from './errors.js';
 import type { NodePool } from './pool.js';
 import type { ResolvedConfig } from './resolve-config.js';
 import type { Route } from './route.js';
-import type { TopologyChange } from './topology/monitor.js';
+import type { NodeStatus, TopologyChange } from './topology/monitor.js';
 
 /**
  * OpenTelemetry through the API package only, with the current database semantic conventions.
@@ -137,6 +137,42 @@ export class Telemetry {
       description: "Bounded waits on a replica for a session's last write, by outcome.",
       unit: '{wait}',
     });
+  }
+
+  /**
+   * What the monitor sees, as gauges read at each collection (nothing is computed per statement):
+   * `rwsplit.node.reachable` (1/0), `rwsplit.node.writable` (1 for the node taking writes), and for
+   * replicas `rwsplit.replica.lag` (seconds, absent while unknown) and `rwsplit.replica.in_rotation` (1/0).
+   * Alert rules watch these: a replica out of rotation, lag above a bound, no writable node.
+   */
+  observeTopology(topology: () => readonly NodeStatus[]): void {
+    const gauge = (name: string, description: string, unit: string) =>
+      this.meter.createObservableGauge(name, { description, unit });
+    const reachable = gauge('rwsplit.node.reachable', 'The monitor reaches the node (1) or not (0).', '1');
+    const writable = gauge(
+      'rwsplit.node.writable',
+      "The node takes writes (read_only off) in this router's view.",
+      '1',
+    );
+    const lag = gauge('rwsplit.replica.lag', "A replica's replication lag as the monitor measures it.", 's');
+    const inRotation = gauge(
+      'rwsplit.replica.in_rotation',
+      'The replica serves reads (1) or is out of rotation (0).',
+      '1',
+    );
+    this.meter.addBatchObservableCallback(
+      (result) => {
+        for (const node of topology()) {
+          const attributes = { 'rwsplit.node': node.name };
+          result.observe(reachable, node.reachable ? 1 : 0, attributes);
+          result.observe(writable, node.role === 'primary' && node.reachable ? 1 : 0, attributes);
+          if (node.role !== 'replica') continue;
+          result.observe(inRotation, node.inRotation ? 1 : 0, attributes);
+          if (node.lagMs !== null) result.observe(lag, node.lagMs / 1_000, attributes);
+        }
+      },
+      [reachable, writable, lag, inRotation],
+    );
   }
 
   /**

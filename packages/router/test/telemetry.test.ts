@@ -259,6 +259,33 @@ describe('metrics', () => {
   });
 });
 
+describe('topology gauges', () => {
+  it("reports each node's reachability and writability, and each replica's rotation, as the router sees them", async () => {
+    const t = make({ replicaCount: 2 });
+    const byNode = async (name: string) =>
+      Object.fromEntries(
+        metricPoints(await t.metrics(), name).map((p) => [p.attributes['rwsplit.node'], p.value]),
+      );
+    const names = t.router.topology().map((node) => node.name);
+    const replicas = t.router.topology().filter((node) => node.role === 'replica');
+    expect(Object.keys(await byNode('rwsplit.node.reachable')).sort()).toEqual([...names].sort());
+    expect(await byNode('rwsplit.node.writable')).toEqual(
+      Object.fromEntries(
+        t.router.topology().map((node) => [node.name, node.role === 'primary' && node.reachable ? 1 : 0]),
+      ),
+    );
+    expect(await byNode('rwsplit.replica.in_rotation')).toEqual(
+      Object.fromEntries(replicas.map((node) => [node.name, node.inRotation ? 1 : 0])),
+    );
+    // Lag is reported only where it is known: never a made-up 0.
+    const lag = await byNode('rwsplit.replica.lag');
+    for (const node of replicas) {
+      if (node.lagMs === null) expect(lag).not.toHaveProperty(node.name);
+      else expect(lag[node.name]).toBe(node.lagMs / 1_000);
+    }
+  });
+});
+
 describe('without an SDK', () => {
   it('builds no span attributes when spans are not recording', async () => {
     let calls = 0;
