@@ -7,7 +7,7 @@ import type { AppSpec, Balance, LbMode } from './options.js';
 
 const USAGE = `usage: rwsplit-cluster [--servers 0|1|2] [--replicas 0-3] [--balance roundrobin|leastconn|source]
                       [--mode active-active|active-passive] [--app "node path/to/app.js"] [--no-failover]
-                      [--no-semi-sync] [--keep-state] [--json]`;
+                      [--no-semi-sync] [--no-monitoring] [--keep-state] [--json]`;
 
 function numberFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -46,6 +46,14 @@ function printSummary(cluster: Cluster): void {
       `  ${manager.id.padEnd(22)}  failover ${manager.url}/status  (rwsplit-failover status --config ${manager.configFile})`,
     );
   }
+  const monitoring = cluster.endpoints().monitoring;
+  if (monitoring !== null) {
+    lines.push(
+      `  Prometheus              ${monitoring.prometheusUrl}/alerts  (internal)`,
+      `  Alertmanager            ${monitoring.alertmanagerUrl}  (internal)`,
+      `  alert receiver          ${monitoring.alertReceiverUrl}  (what would page someone)`,
+    );
+  }
   const { app, admin } = cluster.credentials;
   // Passwords stay out of the terminal (and whatever records it): they are in a file only its owner reads.
   lines.push(
@@ -70,6 +78,7 @@ async function main(): Promise<void> {
       'keep-state': { type: 'boolean', default: false },
       'no-failover': { type: 'boolean', default: false },
       'no-semi-sync': { type: 'boolean', default: false },
+      'no-monitoring': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -105,6 +114,7 @@ async function main(): Promise<void> {
     keepState: values['keep-state'],
     ...(values['no-failover'] ? { failover: false } : {}),
     ...(values['no-semi-sync'] ? { semiSync: false } : {}),
+    monitoring: !values['no-monitoring'],
   });
   const up = cluster;
   if (values.json) console.log(JSON.stringify(up.endpoints()));

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AlertReceiver } from './alert-receiver.js';
 import { AppServerHost, type Server } from './app-server.js';
 import { findBinary } from './binaries.js';
 import { type ClusterCa, createClusterCa, issueCertificate } from './cluster-ca.js';
@@ -11,6 +12,7 @@ import { isAhead, mostAdvanced } from './gtid-order.js';
 import { HOST_OCTETS, type HostModel, LoopbackHostModel } from './host-model.js';
 import { LoadBalancer } from './load-balancer.js';
 import { type DbNode, MariaDbNode, type NodeTls as MariaDbNodeTls } from './mariadb-node.js';
+import { MonitoringHost } from './monitoring-host.js';
 import {
   type AppSpec,
   type ClusterOptions,
@@ -60,6 +62,22 @@ export interface LoadBalancerEndpoints {
   readonly certificatePem: string;
 }
 
+/** Where the monitoring host answers, and what reached its alert receiver. */
+export interface MonitoringEndpoints {
+  /** Prometheus (internal): its UI, `/api/v1/alerts`, `/api/v1/targets`. */
+  readonly prometheusUrl: string;
+  /** Alertmanager (internal). */
+  readonly alertmanagerUrl: string;
+  /** The receiver's `GET /alerts`: the alerts firing now and every notification received. */
+  readonly alertReceiverUrl: string;
+  /** Every notification Alertmanager delivered, and the alerts firing now. */
+  readonly receiver: Pick<AlertReceiver, 'notifications' | 'firing' | 'waitFor'>;
+  /** Prometheus's scrape targets (`job/instance` → health). */
+  targets(): Promise<Record<string, string>>;
+  /** The alerts Prometheus has firing now (before Alertmanager). */
+  firingAlerts(): Promise<string[]>;
+}
+
 /** TLS settings for a database client, spreadable into mysql2's and the router's `connection`. */
 export interface DatabaseTls {
   /** The cluster CA (PEM): every node's certificate is issued by it for the node's address. */
@@ -85,6 +103,8 @@ export interface ClusterEndpoints {
   readonly stateDir: string;
   readonly block: string;
   readonly lb: Omit<LoadBalancerEndpoints, 'certificatePem'> | null;
+  /** The monitoring host's URLs (null with `monitoring: false`). */
+  readonly monitoring: { prometheusUrl: string; alertmanagerUrl: string; alertReceiverUrl: string } | null;
   /** The cluster CA's certificate file (PEM): trust it for the LB and for every database node. */
   readonly caFile: string;
   readonly servers: readonly { name: string; nginx: string; app: string }[];
@@ -117,6 +137,8 @@ export interface Cluster {
   replicas(): DbNode[];
   /** The failover managers (empty with `failover: false` or without replicas). */
   readonly failover: readonly FailoverManagerHandle[];
+  /** The monitoring host (Prometheus, Alertmanager, the alert receiver). Throws with `monitoring: false`. */
+  readonly monitoring: MonitoringEndpoints;
   /** The manager that leads now, waiting up to `timeoutMs` for one. Throws without managers. */
   failoverLeader(timeoutMs?: number): Promise<FailoverManagerHandle>;
   /**
@@ -138,6 +160,7 @@ class RunningCluster implements Cluster {
   readonly servers: AppServerHost[] = [];
   private loadBalancer: LoadBalancer | undefined;
   private managers: FailoverManagers | undefined;
+  private monitoringHost: MonitoringHost | undefined;
   private stopping: Promise<void> | undefined;
   readonly credentials: ClusterCredentials;
 
@@ -202,6 +225,24 @@ class RunningCluster implements Cluster {
     return this.managers?.handles ?? [];
   }
 
+  get monitoring(): MonitoringEndpoints {
+    const host = this.monitoringHost;
+    if (host === undefined) {
+      throw new ClusterError(
+        'this cluster runs no monitoring host (monitoring: false)',
+        'CLUSTER_INVALID_OPTION',
+      );
+    }
+    return {
+      prometheusUrl: host.prometheusUrl,
+      alertmanagerUrl: host.alertmanagerUrl,
+      alertReceiverUrl: host.receiver.url,
+      receiver: host.receiver,
+      targets: () => host.targets(),
+      firingAlerts: () => host.firingAlerts(),
+    };
+  }
+
   failoverLeader(timeoutMs?: number): Promise<FailoverManagerHandle> {
     if (this.managers === undefined) {
       throw new ClusterError(
@@ -257,6 +298,14 @@ class RunningCluster implements Cluster {
       stateDir: this.stateDir,
       block: this.block,
       lb: lb ? lb.endpoints() : null,
+      monitoring:
+        this.monitoringHost === undefined
+          ? null
+          : {
+              prometheusUrl: this.monitoringHost.prometheusUrl,
+              alertmanagerUrl: this.monitoringHost.alertmanagerUrl,
+              alertReceiverUrl: this.monitoringHost.receiver.url,
+            },
       caFile: this.clusterCa.certificateFile,
       servers: this.servers.map((s) => ({ name: s.name, nginx: s.nginx.url, app: s.app.url })),
       db: this.dbNodes.map((n) => ({
@@ -276,6 +325,36 @@ class RunningCluster implements Cluster {
     await this.bootDatabases();
     await this.bootFailover();
     if (this.options.servers > 0) await this.bootServers();
+    if (this.options.monitoring) await this.bootMonitoring();
+  }
+
+  private async bootMonitoring(): Promise<void> {
+    const { hostModel, options } = this;
+    const host = hostModel.address(HOST_OCTETS.monitoring);
+    const lb = this.loadBalancer;
+    const target = (url: string) => new URL(url).host;
+    const monitoring = new MonitoringHost({
+      dir: join(this.stateDir, 'monitoring'),
+      host,
+      ports: {
+        prometheus: await hostModel.claimPort(host, 9090),
+        alertmanager: await hostModel.claimPort(host, 9093),
+        receiver: await hostModel.claimPort(host, 9095),
+        blackbox: await hostModel.claimPort(host, 9115),
+        node: await hostModel.claimPort(host, 9100),
+        mysqld: (database) => hostModel.claimPort(database.host, 9104),
+      },
+      caFile: this.clusterCa.certificateFile,
+      loadBalancers: lb === undefined ? [] : [{ name: 'lb', target: target(lb.prometheusUrl) }],
+      apps: this.servers.map((server) => ({ name: server.name, target: target(server.app.url) })),
+      managers: this.failover.map((manager) => ({ name: manager.id, target: target(manager.url) })),
+      databases: this.dbNodes.map((node) => ({ name: node.name, host: node.host, socket: node.socketPath })),
+      publicUrl: lb === undefined ? undefined : `${lb.httpsUrl}/`,
+      exporter: options.credentials.exporter,
+      startTimeoutMs: options.startTimeoutMs,
+    });
+    this.monitoringHost = monitoring;
+    await monitoring.start();
   }
 
   private async bootDatabases(): Promise<void> {
@@ -324,6 +403,8 @@ class RunningCluster implements Cluster {
         failoverUser: c.failover.user,
         failoverPassword: c.failover.password,
         failoverHosts: hosts.failover.map((host) => ({ host })),
+        exporterUser: c.exporter.user,
+        exporterPassword: c.exporter.password,
         replicationUser: c.replication.user,
         replicationPassword: c.replication.password,
         replicationHosts: hosts.replication.map((host) => ({ host })),
@@ -505,6 +586,7 @@ class RunningCluster implements Cluster {
   /** Ends every process (graceful first, SIGKILL after a grace period) and reaps it. */
   async teardown(keepState: boolean): Promise<void> {
     try {
+      await this.monitoringHost?.stop();
       await this.loadBalancer?.stop();
       // Managers first: a manager would take the databases' shutdown for a failure.
       await this.managers?.stop();

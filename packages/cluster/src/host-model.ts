@@ -11,6 +11,8 @@ export const HOST_OCTETS = {
   lbInternal: 9,
   server: (index: number) => 11 + index,
   primary: 21,
+  /** Prometheus, Alertmanager, the alert receiver and the machine-wide exporters. */
+  monitoring: 30,
   dbNode: (index: number) => 21 + index,
 } as const;
 

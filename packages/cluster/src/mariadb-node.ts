@@ -151,6 +151,11 @@ export class MariaDbNode implements DbNode {
   get pid(): number | undefined {
     return this.process.pid;
   }
+  /** The node's unix socket (the harness's and the exporter's way in). */
+  get socketPath(): string {
+    return this.paths.socket;
+  }
+
   get endpoint(): string {
     return `${this.host}:${this.port}`;
   }

@@ -73,6 +73,11 @@ export interface ClusterOptions {
    * the LB's address.
    */
   readonly publicName?: string;
+  /**
+   * The monitoring host: Prometheus with the alert rules, Alertmanager, an alert receiver, mysqld and
+   * blackbox exporters (`cluster.monitoring`). Default: off (`npm start` turns it on; `--no-monitoring`).
+   */
+  readonly monitoring?: boolean;
 }
 
 export interface SemiSyncOptions {
@@ -111,6 +116,8 @@ export interface ClusterCredentialOptions {
   readonly replication: Credentials;
   /** The failover managers' account. */
   readonly failover: Credentials;
+  /** mysqld_exporter's account (unix socket only). */
+  readonly exporter: Credentials;
   readonly stats: Credentials;
 }
 
@@ -131,6 +138,7 @@ export interface ResolvedOptions {
   readonly failover: (Omit<FailoverOptions, 'managers'> & { readonly managers: number }) | undefined;
   /** Undefined: the LB's address. */
   readonly publicName: string | undefined;
+  readonly monitoring: boolean;
 }
 
 export const DEFAULT_PORTS: ClusterPorts = {
@@ -159,6 +167,7 @@ const KNOWN = new Set([
   'semiSync',
   'failover',
   'publicName',
+  'monitoring',
 ]);
 
 const FAILOVER_KEYS = new Set([
@@ -299,6 +308,9 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     invalid('block', `expected "127.X.Y", got ${JSON.stringify(options.block)}`);
   }
   const replicas = integerIn('replicas', options.replicas, 0, 3, 1);
+  if (options.monitoring !== undefined && typeof options.monitoring !== 'boolean') {
+    invalid('monitoring', `expected a boolean, got ${JSON.stringify(options.monitoring)}`);
+  }
   const stateRoot = options.stateRoot ?? process.env.RWSPLIT_STATE_ROOT;
   // Its paths are rendered into SQL (MASTER_SSL_CA), my.cnf, nginx.conf and haproxy.cfg: nothing that
   // could end a quoted string or a setting there.
@@ -322,6 +334,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
       monitor: credentials('credentials.monitor', given.monitor, 'rwsplit_monitor'),
       replication: credentials('credentials.replication', given.replication, 'rwsplit_repl'),
       failover: credentials('credentials.failover', given.failover, 'rwsplit_failover'),
+      exporter: credentials('credentials.exporter', given.exporter, 'rwsplit_exporter'),
       stats: credentials('credentials.stats', given.stats, 'admin'),
     },
     block: options.block,
@@ -331,5 +344,6 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     semiSync: resolveSemiSync(options.semiSync, replicas),
     failover: resolveFailover(options.failover, replicas),
     publicName: resolvePublicName(options.publicName),
+    monitoring: options.monitoring ?? false,
   });
 }

@@ -77,6 +77,8 @@ describe('resolveOptions', () => {
     [{ startTimeoutMs: 10 }, 'startTimeoutMs', 'from 1000'],
     [{ serverz: 2 }, 'serverz', 'unknown option'],
     [{ publicName: 'evil.example/x' }, 'publicName', 'DNS name'],
+    [{ monitoring: 'yes' }, 'monitoring', 'boolean'],
+    [{ stateRoot: "/tmp/it's" }, 'stateRoot', 'absolute path'],
     [{ publicName: 'a b' }, 'publicName', 'DNS name'],
     [{ publicName: '%[req.hdr(host)]' }, 'publicName', 'DNS name'],
     [

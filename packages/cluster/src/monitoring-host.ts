@@ -1,0 +1,231 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AlertReceiver } from './alert-receiver.js';
+import { findBinary } from './binaries.js';
+import { httpStatus } from './http-probe.js';
+import { ManagedProcess } from './managed-process.js';
+import type { Credentials } from './options.js';
+import { renderTemplateFile, TEMPLATE_DIR } from './templates.js';
+import { waitFor } from './wait.js';
+
+/** A scrape target: where, and the `instance` label it gets. */
+export interface MonitoredTarget {
+  readonly name: string;
+  /** `host:port`. */
+  readonly target: string;
+}
+
+/** A database node as its exporter sees it: over the node's own unix socket. */
+export interface MonitoredDatabase {
+  readonly name: string;
+  readonly host: string;
+  readonly socket: string;
+}
+
+export interface MonitoringHostConfig {
+  readonly dir: string;
+  /** The monitoring host's address: Prometheus, Alertmanager, the receiver, blackbox and node exporters. */
+  readonly host: string;
+  readonly ports: {
+    readonly prometheus: number;
+    readonly alertmanager: number;
+    readonly receiver: number;
+    readonly blackbox: number;
+    readonly node: number;
+    /** mysqld_exporter, on each database node's own address. */
+    readonly mysqld: (database: MonitoredDatabase) => Promise<number>;
+  };
+  readonly caFile: string;
+  readonly loadBalancers: readonly MonitoredTarget[];
+  readonly apps: readonly MonitoredTarget[];
+  readonly managers: readonly MonitoredTarget[];
+  readonly databases: readonly MonitoredDatabase[];
+  /** What the blackbox exporter probes: the public HTTPS URL; undefined without a load balancer. */
+  readonly publicUrl: string | undefined;
+  /** The exporters' database account (socket only). */
+  readonly exporter: Credentials;
+  readonly startTimeoutMs: number;
+}
+
+/** A target as template values. */
+function scope(target: MonitoredTarget): { name: string; target: string } {
+  return { name: target.name, target: target.target };
+}
+
+/** The harness's scrape and evaluation interval: short, so fault tests see alerts within seconds. */
+const SCRAPE_INTERVAL = '1s';
+
+/**
+ * The monitoring host: Prometheus (scrapes every part, evaluates `docker/prometheus/rules`),
+ * Alertmanager (routes every alert to the receiver), the receiver (records what would page someone),
+ * a mysqld_exporter per database node, the blackbox exporter probing the public address, and the node
+ * exporter. Each a process the harness owns.
+ */
+export class MonitoringHost {
+  readonly receiver: AlertReceiver;
+  readonly prometheusUrl: string;
+  readonly alertmanagerUrl: string;
+  private readonly processes: ManagedProcess[] = [];
+
+  constructor(private readonly config: MonitoringHostConfig) {
+    const { host, ports } = config;
+    this.receiver = new AlertReceiver(host, ports.receiver);
+    this.prometheusUrl = `http://${host}:${ports.prometheus}`;
+    this.alertmanagerUrl = `http://${host}:${ports.alertmanager}`;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    const { dir, host, ports } = config;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await this.receiver.start();
+
+    const mysqld: MonitoredTarget[] = [];
+    for (const database of config.databases) {
+      const port = await ports.mysqld(database);
+      const cnf = join(dir, `mysqld-exporter-${database.name}.cnf`);
+      renderTemplateFile(
+        'mysqld-exporter/my.cnf.tmpl',
+        { user: config.exporter.user, password: config.exporter.password, socket: database.socket },
+        cnf,
+        0o600,
+      );
+      this.spawn(`mysqld-exporter (${database.name})`, 'prometheus-mysqld-exporter', [
+        `--config.my-cnf=${cnf}`,
+        `--web.listen-address=${database.host}:${port}`,
+      ]);
+      mysqld.push({ name: database.name, target: `${database.host}:${port}` });
+    }
+
+    const blackboxConfig = join(dir, 'blackbox.yml');
+    renderTemplateFile('blackbox/blackbox.yml.tmpl', { caFile: config.caFile }, blackboxConfig);
+    this.spawn('blackbox-exporter', 'prometheus-blackbox-exporter', [
+      `--config.file=${blackboxConfig}`,
+      `--web.listen-address=${host}:${ports.blackbox}`,
+    ]);
+    // Only the collectors the rules read: the filesystem (disk filling), plus the basics.
+    this.spawn('node-exporter', 'prometheus-node-exporter', [
+      `--web.listen-address=${host}:${ports.node}`,
+      '--collector.disable-defaults',
+      '--collector.filesystem',
+      '--collector.loadavg',
+      '--collector.meminfo',
+    ]);
+
+    const alertmanagerConfig = join(dir, 'alertmanager.yml');
+    renderTemplateFile(
+      'alertmanager/alertmanager.yml.tmpl',
+      { receiverUrl: this.receiver.url, groupWait: '1s', groupInterval: '1s' },
+      alertmanagerConfig,
+    );
+    this.spawn('alertmanager', 'prometheus-alertmanager', [
+      `--config.file=${alertmanagerConfig}`,
+      `--storage.path=${join(dir, 'alertmanager-data')}`,
+      `--web.listen-address=${host}:${ports.alertmanager}`,
+      // No gossip with other Alertmanagers: its default listener is 0.0.0.0:9094.
+      '--cluster.listen-address=',
+    ]);
+
+    const prometheusConfig = join(dir, 'prometheus.yml');
+    renderTemplateFile(
+      'prometheus/prometheus.yml.tmpl',
+      {
+        scrapeInterval: SCRAPE_INTERVAL,
+        scrapeTimeout: SCRAPE_INTERVAL,
+        rulesFile: join(TEMPLATE_DIR, 'prometheus/rules/rwsplit-alerts.yml'),
+        alertmanager: `${host}:${ports.alertmanager}`,
+        prometheus: `${host}:${ports.prometheus}`,
+        caFile: config.caFile,
+        loadBalancers: config.loadBalancers.map(scope),
+        apps: config.apps.map(scope),
+        managers: config.managers.map(scope),
+        mysqld: mysqld.map(scope),
+        nodeExporter: `${host}:${ports.node}`,
+        blackbox: `${host}:${ports.blackbox}`,
+        hasPublicUrl: config.publicUrl !== undefined,
+        publicUrl: config.publicUrl ?? '',
+      },
+      prometheusConfig,
+    );
+    this.spawn('prometheus', 'prometheus', [
+      `--config.file=${prometheusConfig}`,
+      `--storage.tsdb.path=${join(dir, 'prometheus-data')}`,
+      `--web.listen-address=${host}:${ports.prometheus}`,
+      '--storage.tsdb.retention.time=1d',
+    ]);
+
+    await Promise.all([
+      this.ready(`${this.prometheusUrl}/-/ready`, 'Prometheus'),
+      this.ready(`${this.alertmanagerUrl}/-/ready`, 'Alertmanager'),
+    ]);
+    // Ready means every target scraped: before that, rules about series that are not there yet (no
+    // writable node, absent()) would count the start-up as a fault.
+    const expected =
+      config.loadBalancers.length +
+      config.apps.length +
+      config.managers.length +
+      mysqld.length +
+      2 +
+      (config.publicUrl === undefined ? 0 : 1);
+    await waitFor(
+      async () => {
+        const health = Object.values(await this.targets());
+        return health.length === expected && health.every((h) => h === 'up') ? true : undefined;
+      },
+      {
+        what: `Prometheus to scrape all ${expected} targets`,
+        timeoutMs: config.startTimeoutMs,
+        intervalMs: 250,
+        abortIf: () => this.processes.map((p) => p.deathReason()).find((reason) => reason !== undefined),
+      },
+    );
+  }
+
+  /** Prometheus's view of its targets: `job/instance` → `up`, `down` or `unknown`. */
+  async targets(): Promise<Record<string, string>> {
+    const response = await fetch(`${this.prometheusUrl}/api/v1/targets?state=active`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    const body = (await response.json()) as {
+      data: { activeTargets: { labels: Record<string, string>; health: string }[] };
+    };
+    return Object.fromEntries(
+      body.data.activeTargets.map((t) => [`${t.labels.job}/${t.labels.instance}`, t.health]),
+    );
+  }
+
+  /** The alerts Prometheus has firing now (its own view, before Alertmanager). */
+  async firingAlerts(): Promise<string[]> {
+    const response = await fetch(`${this.prometheusUrl}/api/v1/alerts`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    const body = (await response.json()) as {
+      data: { alerts: { labels: Record<string, string>; state: string }[] };
+    };
+    return body.data.alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname ?? '');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.map((process) => process.stop(5_000)));
+    await this.receiver.stop();
+  }
+
+  private spawn(name: string, binary: string, args: string[]): void {
+    const process = new ManagedProcess({
+      name,
+      command: findBinary(binary),
+      args,
+      logFile: join(this.config.dir, `${name.replace(/[^\w-]+/g, '-').replace(/-+$/, '')}.log`),
+    });
+    process.start();
+    this.processes.push(process);
+  }
+
+  private async ready(url: string, what: string): Promise<void> {
+    await waitFor(async () => ((await httpStatus(url)) === 200 ? true : undefined), {
+      what: `${what} to be ready`,
+      timeoutMs: this.config.startTimeoutMs,
+      abortIf: () => this.processes.map((p) => p.deathReason()).find((reason) => reason !== undefined),
+    });
+  }
+}

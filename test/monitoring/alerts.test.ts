@@ -1,0 +1,170 @@
+// The monitoring host against a live stack: Prometheus scrapes every part, and a fault's alert travels
+// Prometheus → Alertmanager → the receiver (what would page someone), then resolves once the fault is
+// undone. A healthy idle stack pages nobody.
+import { type Cluster, startCluster } from '@rwsplit/cluster';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await startCluster({ servers: 2, replicas: 1, monitoring: true });
+}, 180_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+}, 120_000);
+
+/** One PromQL query's result: each series' labels and value. */
+async function query(promql: string): Promise<{ labels: Record<string, string>; value: number }[]> {
+  const url = `${cluster.monitoring.prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`;
+  const body = (await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json()) as {
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  return body.data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+}
+
+async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Injects a fault, waits for `alertname` (matching `labels`) to reach the receiver, undoes it, waits for resolved. */
+async function alertsAndResolves(
+  alertname: string,
+  labels: Record<string, string>,
+  fault: { inject: () => Promise<void>; undo: () => Promise<void> },
+  bounds: { fireMs: number; resolveMs: number },
+): Promise<void> {
+  const { receiver } = cluster.monitoring;
+  const ours = (n: { alertname: string; labels: Record<string, string> }) =>
+    n.alertname === alertname && Object.entries(labels).every(([key, value]) => n.labels[key] === value);
+  // An earlier fault may have set it off too (stopped replication makes a replica lag): start once it
+  // has resolved, and count only what arrives after the fault.
+  await until(
+    async () => (receiver.firing().some(ours) ? undefined : true),
+    `${alertname} not firing before the fault`,
+    30_000,
+  );
+  const after =
+    (since: number, status: string) =>
+    (n: { status: string; receivedAt: number; alertname: string; labels: Record<string, string> }) =>
+      n.receivedAt >= since && n.status === status && ours(n);
+  const injected = Date.now();
+  await fault.inject();
+  const fired = await receiver.waitFor(after(injected, 'firing'), {
+    what: `${alertname} firing`,
+    timeoutMs: bounds.fireMs,
+  });
+  const undone = Date.now();
+  await fault.undo();
+  const resolved = await receiver.waitFor(after(undone, 'resolved'), {
+    what: `${alertname} resolved`,
+    timeoutMs: bounds.resolveMs,
+  });
+  console.log(
+    `alert ${alertname}: at the receiver ${fired.receivedAt - injected} ms after the fault, resolved ${resolved.receivedAt - undone} ms after the undo; "${fired.annotations.summary}"`,
+  );
+}
+
+describe('the monitoring host', () => {
+  it('scrapes every part: LB, apps (with router metrics), managers, each database node, the public address', async () => {
+    const targets = await until(
+      async () => {
+        const all = await cluster.monitoring.targets();
+        const health = Object.values(all);
+        return health.length >= 10 && health.every((h) => h === 'up') ? all : undefined;
+      },
+      'every scrape target up',
+      30_000,
+    );
+    expect(Object.keys(targets).sort()).toEqual(
+      expect.arrayContaining([
+        'haproxy/lb',
+        'app/server-1',
+        'app/server-2',
+        'failover/manager-1',
+        'failover/manager-2',
+        'mysqld/db-primary',
+        'mysqld/db-replica-1',
+        'node/monitoring',
+      ]),
+    );
+    // Up means scraped; these say the exporters really reach what they watch.
+    const mysqlUp = await until(
+      async () => ((await query('mysql_up')).length === 2 ? query('mysql_up') : undefined),
+      'mysql_up for both nodes',
+      15_000,
+    );
+    expect(mysqlUp.map((s) => s.value)).toEqual([1, 1]);
+    expect((await query('probe_success{job="blackbox"}'))[0]?.value).toBe(1);
+    const expiry = (await query('probe_ssl_earliest_cert_expiry - time()'))[0]?.value ?? 0;
+    expect(expiry).toBeGreaterThan(6 * 86_400);
+    expect((await query('rwsplit_replica_in_rotation')).map((s) => s.labels.instance).sort()).toEqual([
+      'server-1',
+      'server-2',
+    ]);
+    expect((await query('haproxy_server_status{state="UP"}')).map((s) => s.value)).toEqual([1, 1]);
+    expect((await query('rwsplit_failover_leader')).reduce((sum, s) => sum + s.value, 0)).toBe(1);
+  }, 60_000);
+
+  it('pages nobody for a minute on a healthy idle stack', async () => {
+    const seen = new Set<string>();
+    const end = Date.now() + 60_000;
+    while (Date.now() < end) {
+      for (const name of await cluster.monitoring.firingAlerts()) seen.add(name);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    if (seen.size > 0) {
+      // What the series did meanwhile, to tell a real fault from a scrape that failed.
+      for (const expr of [
+        'min_over_time(up[70s])',
+        'count_over_time(mysql_global_variables_read_only[70s])',
+        'min_over_time(mysql_global_variables_read_only[70s])',
+        'max_over_time(scrape_duration_seconds{job="mysqld"}[70s])',
+      ]) {
+        console.log(
+          expr,
+          JSON.stringify((await query(expr)).map((s) => [s.labels.job, s.labels.instance, s.value])),
+        );
+      }
+      console.log(JSON.stringify(cluster.monitoring.receiver.notifications()));
+    }
+    expect([...seen]).toEqual([]);
+    expect(cluster.monitoring.receiver.notifications()).toEqual([]);
+  }, 90_000);
+
+  it('pages RwsplitAppServerDown when an app dies, and resolves it after the restart', async () => {
+    const server = cluster.server(0);
+    await alertsAndResolves(
+      'RwsplitAppServerDown',
+      { server: server.name },
+      { inject: () => server.app.kill(), undo: () => server.app.restart() },
+      { fireMs: 20_000, resolveMs: 20_000 },
+    );
+  }, 60_000);
+
+  it('pages MysqlReplicationNotRunning when replication stops, and resolves it after the start', async () => {
+    const replica = cluster.replica(0);
+    await alertsAndResolves(
+      'MysqlReplicationNotRunning',
+      { instance: replica.name },
+      { inject: () => replica.stopReplication(), undo: () => replica.startReplication() },
+      { fireMs: 20_000, resolveMs: 20_000 },
+    );
+  }, 60_000);
+
+  it('pages RwsplitReplicaLagging when a replica runs 2 s behind, and resolves it once it catches up', async () => {
+    const replica = cluster.replica(0);
+    await alertsAndResolves(
+      'RwsplitReplicaLagging',
+      { rwsplit_node: replica.name },
+      { inject: () => replica.delayReplication(2_000), undo: () => replica.delayReplication(0) },
+      { fireMs: 25_000, resolveMs: 25_000 },
+    );
+  }, 100_000);
+});
