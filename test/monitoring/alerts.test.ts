@@ -91,6 +91,8 @@ describe('the monitoring host', () => {
         'haproxy/lb',
         'app/server-1',
         'app/server-2',
+        'nginx/server-1',
+        'nginx/server-2',
         'failover/manager-1',
         'failover/manager-2',
         'mysqld/db-primary',
@@ -113,6 +115,7 @@ describe('the monitoring host', () => {
       'server-2',
     ]);
     expect((await query('haproxy_server_status{state="UP"}')).map((s) => s.value)).toEqual([1, 1]);
+    expect((await query('nginx_up')).map((s) => s.value)).toEqual([1, 1]);
     expect((await query('rwsplit_failover_leader')).reduce((sum, s) => sum + s.value, 0)).toBe(1);
   }, 60_000);
 
@@ -148,6 +151,16 @@ describe('the monitoring host', () => {
       'RwsplitAppServerDown',
       { server: server.name },
       { inject: () => server.app.kill(), undo: () => server.app.restart() },
+      { fireMs: 20_000, resolveMs: 20_000 },
+    );
+  }, 60_000);
+
+  it("pages RwsplitNginxDown when a server's Nginx dies, and resolves it after the restart", async () => {
+    const server = cluster.server(1);
+    await alertsAndResolves(
+      'RwsplitNginxDown',
+      { instance: server.name },
+      { inject: () => server.nginx.kill(), undo: () => server.nginx.restart() },
       { fireMs: 20_000, resolveMs: 20_000 },
     );
   }, 60_000);

@@ -35,6 +35,8 @@ export interface Server {
   readonly name: string;
   readonly host: string;
   readonly nginx: ProcessControl;
+  /** Nginx's connection counters (`stub_status`), on the server's own address only. */
+  readonly nginxStatusUrl: string;
   readonly app: ProcessControl;
   /** HAProxy stops sending new requests (runtime API `drain`); in-flight ones finish. Undo with undrain(). */
   drain(): Promise<void>;
@@ -102,6 +104,8 @@ export interface ServerConfig {
   readonly host: string;
   readonly appPort: number;
   readonly nginxPort: number;
+  /** Nginx's `stub_status`, for the monitoring host's exporter; never behind the LB. */
+  readonly nginxStatusPort: number;
   readonly app: AppSpec;
   /** Topology and credentials handed to the app (`DB_PRIMARY`, `DB_REPLICAS`, `DB_USER` ...). */
   readonly appEnv: Readonly<Record<string, string>>;
@@ -115,10 +119,12 @@ export class AppServerHost implements Server {
   readonly host: string;
   readonly app: ServiceProcess;
   readonly nginx: ServiceProcess;
+  readonly nginxStatusUrl: string;
 
   constructor(private readonly config: ServerConfig) {
     this.name = config.name;
     this.host = config.host;
+    this.nginxStatusUrl = `http://${config.host}:${config.nginxStatusPort}/stub_status`;
     const [command = 'node', ...args] = config.app.command;
     const readyPath = config.app.readyPath ?? '/readyz';
     this.app = new ServiceProcess(
@@ -190,6 +196,7 @@ export class AppServerHost implements Server {
         tempDir,
         host: this.config.host,
         port: this.config.nginxPort,
+        statusPort: this.config.nginxStatusPort,
         appHost: this.config.host,
         appPort: this.config.appPort,
         serverName: this.config.name,

@@ -32,12 +32,16 @@ export interface MonitoringHostConfig {
     readonly receiver: number;
     readonly blackbox: number;
     readonly node: number;
+    /** The nginx exporter, on each server's own address. */
+    readonly nginx: (host: string) => Promise<number>;
     /** mysqld_exporter, on each database node's own address. */
     readonly mysqld: (database: MonitoredDatabase) => Promise<number>;
   };
   readonly caFile: string;
   readonly loadBalancers: readonly MonitoredTarget[];
   readonly apps: readonly MonitoredTarget[];
+  /** Each server's Nginx `stub_status` URL, which an nginx exporter beside it reads. */
+  readonly nginx: readonly { readonly name: string; readonly statusUrl: string }[];
   readonly managers: readonly MonitoredTarget[];
   readonly databases: readonly MonitoredDatabase[];
   /** What the blackbox exporter probes: the public HTTPS URL; undefined without a load balancer. */
@@ -97,6 +101,17 @@ export class MonitoringHost {
       mysqld.push({ name: database.name, target: `${database.host}:${port}` });
     }
 
+    const nginx: MonitoredTarget[] = [];
+    for (const server of config.nginx) {
+      const serverHost = new URL(server.statusUrl).hostname;
+      const port = await ports.nginx(serverHost);
+      this.spawn(`nginx-exporter (${server.name})`, 'prometheus-nginx-exporter', [
+        `-nginx.scrape-uri=${server.statusUrl}`,
+        `-web.listen-address=${serverHost}:${port}`,
+      ]);
+      nginx.push({ name: server.name, target: `${serverHost}:${port}` });
+    }
+
     const blackboxConfig = join(dir, 'blackbox.yml');
     renderTemplateFile('blackbox/blackbox.yml.tmpl', { caFile: config.caFile }, blackboxConfig);
     this.spawn('blackbox-exporter', 'prometheus-blackbox-exporter', [
@@ -140,6 +155,7 @@ export class MonitoringHost {
         apps: config.apps.map(scope),
         managers: config.managers.map(scope),
         mysqld: mysqld.map(scope),
+        nginx: nginx.map(scope),
         nodeExporter: `${host}:${ports.node}`,
         blackbox: `${host}:${ports.blackbox}`,
         hasPublicUrl: config.publicUrl !== undefined,
@@ -163,6 +179,7 @@ export class MonitoringHost {
     const expected =
       config.loadBalancers.length +
       config.apps.length +
+      nginx.length +
       config.managers.length +
       mysqld.length +
       2 +
