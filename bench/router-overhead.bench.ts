@@ -14,7 +14,7 @@
  *      BENCH_CONCURRENCY (32), BENCH_POOL (8).
  */
 import { pathToFileURL } from 'node:url';
-import { startCluster } from '@rwsplit/cluster';
+import { type DbNode, startCluster } from '@rwsplit/cluster';
 import { createRouter } from '@rwsplit/router';
 import mysql from 'mysql2/promise';
 
@@ -40,6 +40,18 @@ interface Contender {
 
 export const SQL = 'SELECT id, v FROM kv WHERE id = ?';
 export const ROWS = 1_000;
+
+/** The bench table `app.kv` with ROWS rows, on the primary and (waited for) on the replica. */
+export async function seedKv(primary: DbNode, replica: DbNode): Promise<void> {
+  await primary.query('CREATE TABLE app.kv (id INT PRIMARY KEY, v VARCHAR(32) NOT NULL)');
+  const values = Array.from({ length: ROWS }, (_, i) => `(${i + 1}, 'value-${i + 1}')`).join(',');
+  await primary.query(`INSERT INTO app.kv VALUES ${values}`);
+  const deadline = Date.now() + 30_000;
+  while ((await replica.query('SELECT COUNT(*) AS n FROM app.kv').catch(() => [{ n: 0 }]))[0]?.n !== ROWS) {
+    if (Date.now() > deadline) throw new Error('the bench table did not replicate within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 export function envInt(name: string, fallback: number): number {
   const value = Number(process.env[name]);
@@ -101,14 +113,7 @@ export async function run(): Promise<{ title: string; markdown: string; rows: Ov
   try {
     const primary = cluster.primary();
     const replica = cluster.replica(0);
-    await primary.query('CREATE TABLE app.kv (id INT PRIMARY KEY, v VARCHAR(32) NOT NULL)');
-    const values = Array.from({ length: ROWS }, (_, i) => `(${i + 1}, 'value-${i + 1}')`).join(',');
-    await primary.query(`INSERT INTO app.kv VALUES ${values}`);
-    const deadline = Date.now() + 30_000;
-    while ((await replica.query('SELECT COUNT(*) AS n FROM app.kv').catch(() => [{ n: 0 }]))[0]?.n !== ROWS) {
-      if (Date.now() > deadline) throw new Error('the bench table did not replicate within 30 s');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await seedKv(primary, replica);
 
     const { user, password, database, ssl } = cluster.credentials.app;
     const target = { host: replica.host, port: replica.port, user, password, database, ssl };

@@ -3,6 +3,7 @@
 // undone. A healthy idle stack pages nobody.
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../consistency/support/wait.js';
 
 let cluster: Cluster;
 
@@ -27,16 +28,6 @@ async function query(promql: string): Promise<{ labels: Record<string, string>; 
   return body.data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
 }
 
-async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /** Injects a fault, waits for `alertname` (matching `labels`) to reach the receiver, undoes it, waits for resolved. */
 async function alertsAndResolves(
   alertname: string,
@@ -49,11 +40,11 @@ async function alertsAndResolves(
     n.alertname === alertname && Object.entries(labels).every(([key, value]) => n.labels[key] === value);
   // An earlier fault may have set it off too (stopped replication makes a replica lag): start once it
   // has resolved, and count only what arrives after the fault.
-  await until(
-    async () => (receiver.firing().some(ours) ? undefined : true),
-    `${alertname} not firing before the fault`,
-    30_000,
-  );
+  await until(() => !receiver.firing().some(ours), {
+    what: `${alertname} not firing before the fault`,
+    timeoutMs: 30_000,
+    pollMs: 250,
+  });
   const after =
     (since: number, status: string) =>
     (n: { status: string; receivedAt: number; alertname: string; labels: Record<string, string> }) =>
@@ -77,14 +68,13 @@ async function alertsAndResolves(
 
 describe('the monitoring host', () => {
   it('scrapes every part: LB, apps (with router metrics), managers, each database node, the public address', async () => {
-    const targets = await until(
+    const { value: targets } = await until(
       async () => {
         const all = await cluster.monitoring.targets();
         const health = Object.values(all);
         return health.length >= 10 && health.every((h) => h === 'up') ? all : undefined;
       },
-      'every scrape target up',
-      30_000,
+      { what: 'every scrape target up', timeoutMs: 30_000, pollMs: 250 },
     );
     expect(Object.keys(targets).sort()).toEqual(
       expect.arrayContaining([
@@ -101,10 +91,12 @@ describe('the monitoring host', () => {
       ]),
     );
     // Up means scraped; these say the exporters really reach what they watch.
-    const mysqlUp = await until(
-      async () => ((await query('mysql_up')).length === 2 ? query('mysql_up') : undefined),
-      'mysql_up for both nodes',
-      15_000,
+    const { value: mysqlUp } = await until(
+      async () => {
+        const series = await query('mysql_up');
+        return series.length === 2 ? series : undefined;
+      },
+      { what: 'mysql_up for both nodes', timeoutMs: 15_000, pollMs: 250 },
     );
     expect(mysqlUp.map((s) => s.value)).toEqual([1, 1]);
     expect((await query('probe_success{job="blackbox"}'))[0]?.value).toBe(1);

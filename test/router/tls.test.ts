@@ -1,8 +1,7 @@
 // The router's TLS path against real MariaDB nodes that require TLS (the harness's default): it connects
 // with the cluster CA, refuses a node whose certificate it cannot trust, and refuses a node reached at an
 // address its certificate does not name, each with an error that names the node.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { createRouter, type Router, TlsVerificationError } from '@rwsplit/router';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { selfSigned } from '../support/certificates.js';
 import { nodeConfig } from '../support/cluster-nodes.js';
 import { routerFor } from './support.js';
 
@@ -34,35 +34,6 @@ afterAll(async () => {
 function track(router: Router): Router {
   routers.push(router);
   return router;
-}
-
-/** A self-signed certificate nobody in the cluster knows. */
-function strangerCa(): Promise<string> {
-  const key = join(work, 'stranger.key');
-  const cert = join(work, 'stranger.crt');
-  return new Promise((resolve, reject) =>
-    execFile(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=stranger',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      (error) => (error ? reject(error) : resolve(readFileSync(cert, 'utf8'))),
-    ),
-  );
 }
 
 /** Forwards TCP from `host` (an address no certificate names) to `target`: the same server, another address. */
@@ -95,7 +66,7 @@ describe('the router over TLS to real MariaDB nodes', () => {
   });
 
   it('refuses a node whose certificate does not chain to the CA it was given, naming the node', async () => {
-    const stranger = await strangerCa();
+    const stranger = (await selfSigned(work, 'stranger')).certificatePem;
     const db = track(
       routerFor(cluster, {
         monitor: false,

@@ -2,7 +2,6 @@
 // database nodes' accounts, transport and file access; the edge's TLS, headers, redirects, slow and
 // corrupt requests and its stats page; what public answers give away; and where the secrets live.
 // Every check that looks for a weakness is first shown finding one where it exists (a control).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
@@ -13,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { type Cluster, type DbNode, startCluster } from '@rwsplit/cluster';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSigned } from '../support/certificates.js';
 import { fetchText, type HttpResponse } from '../support/https.js';
 import { type AccountRow, openAccounts, plainTextAccounts, wildcardAccounts } from './support/accounts.js';
 import { trickle } from './support/raw-https.js';
@@ -54,35 +54,6 @@ function appConnection(node: DbNode): Promise<mysql.Connection> {
   return connectAs(node, cluster.credentials.app);
 }
 
-/** A certificate of its own, issued by nobody the cluster knows. */
-function strangerCa(): Promise<string> {
-  const key = join(work, 'stranger.key');
-  const cert = join(work, 'stranger.crt');
-  return new Promise((resolve, reject) =>
-    execFile(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=stranger',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      (error) => (error ? reject(error) : resolve(readFileSync(cert, 'utf8'))),
-    ),
-  );
-}
-
 describe('database nodes', () => {
   it('refuse root over TCP, with or without TLS, and anonymous logins, on every node', async () => {
     const ssl = cluster.credentials.app.ssl;
@@ -103,7 +74,7 @@ describe('database nodes', () => {
 
   it('refuse the app user without TLS, and a client that trusts another CA refuses the node', async () => {
     const { ssl: _ssl, ...plain } = cluster.credentials.app;
-    const stranger = await strangerCa();
+    const stranger = (await selfSigned(work, 'stranger')).certificatePem;
     for (const node of cluster.dbNodes) {
       const error = await refusal(node, plain);
       // REQUIRE SSL refuses the account, require_secure_transport the transport: either way, no entry.
@@ -255,35 +226,14 @@ function httpsPort(): number {
 describe('the edge (HAProxy → Nginx → app)', () => {
   it('speaks TLS 1.2 with AEAD suites and TLS 1.3 only (the checker accepts old protocols where they are offered)', async () => {
     // Control: a server that takes everything; the same checks call TLS 1.0 and CBC accepted there.
-    const key = join(work, 'control.key');
-    const cert = join(work, 'control.crt');
-    await new Promise<void>((resolve, reject) =>
-      execFile(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=control',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-        ],
-        (error) => (error ? reject(error) : resolve()),
-      ),
-    );
+    const control = await selfSigned(work, 'control', '127.0.0.1');
     const lax = createTlsServer(
-      { key: readFileSync(key), cert: readFileSync(cert), minVersion: 'TLSv1', ciphers: 'ALL:@SECLEVEL=0' },
+      {
+        key: readFileSync(control.keyFile),
+        cert: control.certificatePem,
+        minVersion: 'TLSv1',
+        ciphers: 'ALL:@SECLEVEL=0',
+      },
       (socket) => socket.end(),
     );
     await new Promise<void>((resolve) => lax.listen(0, '127.0.0.1', resolve));
@@ -291,7 +241,7 @@ describe('the edge (HAProxy → Nginx → app)', () => {
       const port = (lax.address() as { port: number }).port;
       for (const probe of TLS_CASES.filter((c) => !c.accepted)) {
         expect(
-          (await handshake(`127.0.0.1:${port}`, cert, probe.args)).established,
+          (await handshake(`127.0.0.1:${port}`, control.certificateFile, probe.args)).established,
           `control: ${probe.name}`,
         ).toBe(true);
       }
