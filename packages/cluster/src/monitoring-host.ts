@@ -141,21 +141,29 @@ export class MonitoringHost {
       '--cluster.listen-address=',
     ]);
 
+    // One scrape target per entry; plus Prometheus itself, the node exporter and (with a public
+    // address) the blackbox probe.
+    const targetLists = {
+      loadBalancers: config.loadBalancers.map(scope),
+      apps: config.apps.map(scope),
+      managers: config.managers.map(scope),
+      mysqld: mysqld.map(scope),
+      nginx: nginx.map(scope),
+    };
+    const expected =
+      Object.values(targetLists).reduce((count, list) => count + list.length, 0) +
+      (config.publicUrl === undefined ? 2 : 3);
     const prometheusConfig = join(dir, 'prometheus.yml');
     renderTemplateFile(
       'prometheus/prometheus.yml.tmpl',
       {
+        ...targetLists,
         scrapeInterval: SCRAPE_INTERVAL,
         scrapeTimeout: SCRAPE_INTERVAL,
         rulesFile: join(TEMPLATE_DIR, 'prometheus/rules/rwsplit-alerts.yml'),
         alertmanager: `${host}:${ports.alertmanager}`,
         prometheus: `${host}:${ports.prometheus}`,
         caFile: config.caFile,
-        loadBalancers: config.loadBalancers.map(scope),
-        apps: config.apps.map(scope),
-        managers: config.managers.map(scope),
-        mysqld: mysqld.map(scope),
-        nginx: nginx.map(scope),
         nodeExporter: `${host}:${ports.node}`,
         blackbox: `${host}:${ports.blackbox}`,
         hasPublicUrl: config.publicUrl !== undefined,
@@ -176,14 +184,6 @@ export class MonitoringHost {
     ]);
     // Ready means every target scraped: before that, rules about series that are not there yet (no
     // writable node, absent()) would count the start-up as a fault.
-    const expected =
-      config.loadBalancers.length +
-      config.apps.length +
-      nginx.length +
-      config.managers.length +
-      mysqld.length +
-      2 +
-      (config.publicUrl === undefined ? 0 : 1);
     await waitFor(
       async () => {
         const health = Object.values(await this.targets());
@@ -193,7 +193,7 @@ export class MonitoringHost {
         what: `Prometheus to scrape all ${expected} targets`,
         timeoutMs: config.startTimeoutMs,
         intervalMs: 250,
-        abortIf: () => this.processes.map((p) => p.deathReason()).find((reason) => reason !== undefined),
+        abortIf: () => this.deadProcess(),
       },
     );
   }
@@ -238,11 +238,16 @@ export class MonitoringHost {
     this.processes.push(process);
   }
 
+  /** Why one of its processes is no longer running, if one is not. */
+  private deadProcess(): string | undefined {
+    return this.processes.map((p) => p.deathReason()).find((reason) => reason !== undefined);
+  }
+
   private async ready(url: string, what: string): Promise<void> {
     await waitFor(async () => ((await httpStatus(url)) === 200 ? true : undefined), {
       what: `${what} to be ready`,
       timeoutMs: this.config.startTimeoutMs,
-      abortIf: () => this.processes.map((p) => p.deathReason()).find((reason) => reason !== undefined),
+      abortIf: () => this.deadProcess(),
     });
   }
 }

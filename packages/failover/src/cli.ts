@@ -46,32 +46,34 @@ function loadConfig(path: string | undefined): RawConfig {
   }
 }
 
-function tokenOf(config: RawConfig): string | undefined {
-  return typeof config.token === 'string' ? config.token : undefined;
+/** How the commands reach the managers' API: the token, and the CA `https:` managers chain to. */
+interface Access {
+  readonly token: string | undefined;
+  readonly ca: string | undefined;
 }
 
-/** The CA that `https:` managers' certificates chain to (`tls.ca`), if the config names one. */
-function caOf(config: RawConfig): string | undefined {
+/** Read once per command: the config's `token`, and the `tls.ca` file if it names one. */
+function accessOf(config: RawConfig): Access {
+  const token = typeof config.token === 'string' ? config.token : undefined;
   const path = config.tls?.ca;
-  if (typeof path !== 'string') return undefined;
+  if (typeof path !== 'string') return { token, ca: undefined };
   try {
-    return readFileSync(path, 'utf8');
+    return { token, ca: readFileSync(path, 'utf8') };
   } catch (error) {
     return fail(`cannot read tls.ca ${path}: ${(error as Error).message}`);
   }
 }
 
 /** Every manager's status, those that answer. */
-async function statuses(config: RawConfig): Promise<{ url: string; status: ManagerStatus }[]> {
+async function statuses(
+  config: RawConfig,
+  access: Access,
+): Promise<{ url: string; status: ManagerStatus }[]> {
   const answers = await Promise.all(
     (config.managers ?? []).map(async (manager) => {
       const url = String(manager.url ?? '');
       try {
-        const answer = await callApi(`${url}/status`, {
-          token: tokenOf(config),
-          ca: caOf(config),
-          timeoutMs: 2_000,
-        });
+        const answer = await callApi(`${url}/status`, { ...access, timeoutMs: 2_000 });
         if (answer.status !== 200) return undefined;
         return { url, status: answer.body as ManagerStatus };
       } catch {
@@ -83,13 +85,13 @@ async function statuses(config: RawConfig): Promise<{ url: string; status: Manag
 }
 
 async function command(config: RawConfig, path: string, body: unknown): Promise<void> {
-  const leader = (await statuses(config)).find((s) => s.status.leader);
+  const access = accessOf(config);
+  const leader = (await statuses(config, access)).find((s) => s.status.leader);
   if (leader === undefined)
     fail('no manager is leading (none holds a quorum); see rwsplit-failover status', 1);
   const response = await callApi(`${leader.url}${path}`, {
     method: 'POST',
-    token: tokenOf(config),
-    ca: caOf(config),
+    ...access,
     body,
     // A rebuild copies the whole dataset: long, but not for ever.
     timeoutMs: 30 * 60_000,
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
   }
   const config = loadConfig(values.config);
   if (verb === 'status') {
-    const all = await statuses(config);
+    const all = await statuses(config, accessOf(config));
     if (all.length === 0) fail('no manager answers', 1);
     if (values.json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
     else printStatus(all);
