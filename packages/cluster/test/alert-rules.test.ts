@@ -23,9 +23,12 @@ function promtool(...args: string[]): Promise<{ code: number; output: string }> 
   });
 }
 
+/** promtool is a process of its own: on a loaded CI host its start alone has taken 5 s. */
+const PROMTOOL_TIMEOUT_MS = 30_000;
+
 const alertNames = (text: string) => [...text.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
 
-describe('alert rules (docker/prometheus/rules)', () => {
+describe('alert rules (docker/prometheus/rules)', { timeout: PROMTOOL_TIMEOUT_MS }, () => {
   it('pass promtool check rules', async () => {
     const result = await promtool('check', 'rules', RULES);
     expect(result.code, result.output).toBe(0);
