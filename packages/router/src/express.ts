@@ -38,10 +38,24 @@ export interface RwsplitMiddlewareOptions {
   readonly currentSession?: boolean;
 }
 
-/** What the middleware adds to a request. */
+/**
+ * What the middleware adds to a request. Express's `Request` has it as soon as this module is imported (below);
+ * with another framework, type the request as `IncomingMessage & RwsplitRequest`.
+ */
 export interface RwsplitRequest {
   /** The request's session: `query`, `execute`, `transaction`, `token()`. Released when the response ends. */
   db: Session;
+}
+
+// Importing this module types `req.db` on Express's `Request`, so handlers need no cast. The `Express.Request`
+// global is the extension point express-serve-static-core's typings document: their `Request` extends it, in
+// Express 4 and 5 alike. Merging it needs nothing resolved. `declare module 'express-serve-static-core'`
+// would not: an augmentation never brings its module into the program, so it is an error (TS2664) in every
+// program that does not load those typings already, this package's build and apps without Express included.
+declare global {
+  namespace Express {
+    interface Request extends RwsplitRequest {}
+  }
 }
 
 type Next = (error?: unknown) => void;
