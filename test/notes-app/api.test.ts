@@ -25,7 +25,7 @@ const metrics = new AppMetrics();
 const lagHistory = new LagHistory(60_000, 100);
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   db = createRouter({
     primary: nodeConfig(cluster.primary()),
     replicas: cluster.replicas().map(nodeConfig),
@@ -86,6 +86,8 @@ describe('notes API against a real primary and replica', () => {
     expect(note).toMatchObject({ title: 'first', body: 'hello' });
     const nodes = db.topology().map((n) => n.name);
     expect(nodes).toContain(created.headers.get('x-db-node'));
+    // The insert's node, not its read-back's (which a caught-up replica usually answers).
+    expect(created.headers.get('x-db-write-node')).toBe(cluster.primary().name);
 
     const read = await call(`/api/notes/${note.id}`);
     expect(read.status).toBe(200);
@@ -96,6 +98,7 @@ describe('notes API against a real primary and replica', () => {
       body: JSON.stringify({ body: 'bye' }),
     });
     expect(await patched.json()).toMatchObject({ id: note.id, title: 'first', body: 'bye' });
+    expect(patched.headers.get('x-db-write-node')).toBe(cluster.primary().name);
     // Same values again: the row matches but does not change, which is still a 200, not a 404.
     const unchanged = await call(`/api/notes/${note.id}`, {
       method: 'PATCH',
@@ -103,7 +106,11 @@ describe('notes API against a real primary and replica', () => {
     });
     expect(unchanged.status).toBe(200);
 
-    expect((await call(`/api/notes/${note.id}`, { method: 'DELETE' })).status).toBe(204);
+    const deleted = await call(`/api/notes/${note.id}`, { method: 'DELETE' });
+    expect(deleted.status).toBe(204);
+    expect(deleted.headers.get('x-db-write-node')).toBe(cluster.primary().name);
+    // A read names no write node.
+    expect(read.headers.get('x-db-write-node')).toBeNull();
     const gone = await call(`/api/notes/${note.id}`);
     expect(gone.status).toBe(404);
     expect(nodes).toContain(gone.headers.get('x-db-node'));

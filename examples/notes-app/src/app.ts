@@ -3,6 +3,7 @@ import type { Router as DbRouter } from '@rwsplit/router';
 import { rwsplitMiddleware } from '@rwsplit/router/express';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { AlertFeed } from './dashboard/firing-alerts.js';
 import type { LagHistory } from './dashboard/lag-history.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { AppMetrics } from './metrics.js';
@@ -29,6 +30,8 @@ export interface AppOptions {
   readonly metrics: AppMetrics;
   /** The replicas' lag over the last minute, for the dashboard; `start()` it with `db.topology`. */
   readonly lagHistory: LagHistory;
+  /** Where the dashboard's alerts panel reads the firing alerts (`/internal/alerts`). Default: none. */
+  readonly alerts?: AlertFeed;
 }
 
 /**
@@ -54,6 +57,7 @@ export function createApp({
   serverName = 'server-1',
   metrics,
   lagHistory,
+  alerts = new AlertFeed({ url: undefined }),
 }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -89,6 +93,12 @@ export function createApp({
   internal.get('/metrics', (req, res) => metrics.serve(req, res));
   // The topology with addresses and probe errors, which `/api/status` leaves out.
   internal.get('/internal/status', internalStatusHandler(status));
+  // What Alertmanager has firing, for the dashboard's alerts panel: label values name hosts and nodes,
+  // so like the detailed status it stays off the public API.
+  internal.get('/internal/alerts', async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await alerts.current());
+  });
   app.use(internal);
 
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));

@@ -33,6 +33,11 @@ export interface AppConfig {
    * a slower body gets 408 and its connection closed. Default: 10 000 ms.
    */
   readonly requestBodyTimeoutMs: number;
+  /**
+   * Alertmanager's base URL (`ALERTMANAGER_URL`, http or https): the dashboard's alerts panel shows what
+   * it has firing, on the app's internal address only. Undefined: no panel data.
+   */
+  readonly alertmanagerUrl: string | undefined;
 }
 
 const address = z.string().transform((value, ctx): Address => {
@@ -73,6 +78,7 @@ const envSchema = z.object({
     .min(1)
     .max(MAX_REQUEST_BODY_TIMEOUT_MS)
     .default(DEFAULT_REQUEST_BODY_TIMEOUT_MS),
+  ALERTMANAGER_URL: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -107,5 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: e.LOG_LEVEL,
     lagMaxMs: e.DB_LAG_MAX_MS,
     requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT_MS,
+    alertmanagerUrl: e.ALERTMANAGER_URL,
   };
 }

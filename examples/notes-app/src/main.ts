@@ -4,6 +4,7 @@ import { createRouter } from '@rwsplit/router';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { AlertFeed } from './dashboard/firing-alerts.js';
 import { LagHistory } from './dashboard/lag-history.js';
 import { AppMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
@@ -54,6 +55,7 @@ const server = createServer(
     requestBodyTimeoutMs: cfg.requestBodyTimeoutMs,
     metrics,
     lagHistory,
+    alerts: new AlertFeed({ url: cfg.alertmanagerUrl }),
   }),
 );
 // Longer than Nginx's upstream keepalive_timeout (30 s), so Nginx, not the app, closes idle connections

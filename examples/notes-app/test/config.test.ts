@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       DB_LAG_MAX_MS: '10000',
       REQUEST_BODY_TIMEOUT_MS: '2500',
       DB_SSL_CA_FILE: '/state/ca/ca.crt',
+      ALERTMANAGER_URL: 'http://127.1.2.30:9093',
     });
     expect(config.replicas).toEqual([
       { host: '127.1.2.22', port: 3306 },
@@ -44,7 +45,15 @@ describe('loadConfig', () => {
       lagMaxMs: 10_000,
       requestBodyTimeoutMs: 2_500,
       sslCaFile: '/state/ca/ca.crt',
+      alertmanagerUrl: 'http://127.1.2.30:9093',
     });
+  });
+
+  it('refuses an Alertmanager URL that is not http or https', () => {
+    expect(loadConfig({}).alertmanagerUrl).toBeUndefined();
+    for (const value of ['127.1.2.30:9093', 'ftp://127.1.2.30/', 'not a url']) {
+      expect(() => loadConfig({ ALERTMANAGER_URL: value }), value).toThrow(/ALERTMANAGER_URL/);
+    }
   });
 
   it('treats an empty DB_REPLICAS as no replicas', () => {

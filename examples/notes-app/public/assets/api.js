@@ -4,13 +4,14 @@
 const REQUEST_TIMEOUT_MS = 5_000;
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, details, servedBy = null, dbNode = null } = {}) {
+  constructor(message, { status = 0, details, servedBy = null, dbNode = null, writeNode = null } = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.details = details;
     this.servedBy = servedBy;
     this.dbNode = dbNode;
+    this.writeNode = writeNode;
   }
 }
 
@@ -41,7 +42,9 @@ export async function api(path, { method = 'GET', body } = {}) {
   const meta = {
     status: response.status,
     servedBy: response.headers.get('X-Served-By'),
+    // The node that answered the reads (a write's read-back included) and, on a write, the one that took it.
     dbNode: response.headers.get('X-DB-Node'),
+    writeNode: response.headers.get('X-DB-Write-Node'),
   };
   let data = null;
   try {

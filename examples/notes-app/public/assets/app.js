@@ -3,6 +3,7 @@
 // no framework: every piece of server text goes in through textContent, so a note titled `<script>`
 // is shown as text and never parsed as markup.
 
+import { startAlerts } from './alerts.js';
 import { ApiError, api, detailLines } from './api.js';
 import { byId, el, serverShort, serverTone } from './dom.js';
 import { renderLagChart } from './lag-chart.js';
@@ -27,6 +28,8 @@ const state = {
   failures: 0,
   /** The note just added, highlighted in the list once it shows up. */
   freshNoteId: null,
+  /** The alerts panel starts with the first status answer, which says whether a proxy served the page. */
+  alertsStarted: false,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -108,6 +111,10 @@ async function poll() {
       return;
     }
     state.failures = 0;
+    if (!state.alertsStarted) {
+      state.alertsStarted = true;
+      startAlerts({ throughProxy: response.servedBy !== null });
+    }
     // Nginx names the server in X-Served-By; when the app runs alone there is no Nginx, so use its own name.
     renderStatus(response.data, response.servedBy ?? response.data.server);
     renderConnection('live', 'Live · updates every second');
@@ -276,7 +283,8 @@ async function addNote(event) {
     state.freshNoteId = note.id;
     form.reset();
     titleInput.focus();
-    const writeNode = written.dbNode && written.dbNode !== 'none' ? ` (${written.dbNode})` : '';
+    // The node that took the insert, not X-DB-Node: that names where the POST read its answer back.
+    const writeNode = written.writeNode ? ` (${written.writeNode})` : '';
     const writeText = `Note #${note.id} written via ${serverOf(written)}${writeNode}`;
 
     status.textContent = 'Reading back…';

@@ -2,7 +2,7 @@ import type { RwsplitRequest } from '@rwsplit/router/express';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { DB_NODE_HEADER } from '../db-node.js';
+import { DB_NODE_HEADER, DB_WRITE_NODE_HEADER } from '../db-node.js';
 import { NotFoundError, requireJson } from '../errors.js';
 
 export interface Note {
@@ -92,8 +92,17 @@ interface WriteResult {
   readonly affectedRows: number;
 }
 
-async function write(req: Request, sql: string, values: (string | number)[]): Promise<WriteResult> {
-  const [result] = await db(req).execute(sql, values);
+/** Runs a write and names the node that took it in `X-DB-Write-Node`. */
+async function write(
+  req: Request,
+  res: Response,
+  sql: string,
+  values: (string | number)[],
+): Promise<WriteResult> {
+  const session = db(req);
+  const [result] = await session.execute(sql, values);
+  const node = session.lastNode;
+  if (node !== undefined) res.setHeader(DB_WRITE_NODE_HEADER, node);
   return result as unknown as WriteResult;
 }
 
@@ -126,7 +135,7 @@ export function notesRouter(): Router {
 
   router.post('/', requireJson, async (req, res) => {
     const input = createNoteSchema.parse(req.body);
-    const result = await write(req, 'INSERT INTO notes (title, body) VALUES (?, ?)', [
+    const result = await write(req, res, 'INSERT INTO notes (title, body) VALUES (?, ?)', [
       input.title,
       input.body,
     ]);
@@ -168,14 +177,14 @@ export function notesRouter(): Router {
       sets.push(`${column} = ?`);
       values.push(value);
     }
-    const result = await write(req, `UPDATE notes SET ${sets.join(', ')} WHERE id = ?`, [...values, id]);
+    const result = await write(req, res, `UPDATE notes SET ${sets.join(', ')} WHERE id = ?`, [...values, id]);
     if (result.affectedRows === 0) throw new NotFoundError(`No note with id ${id}`);
     res.json(await findNote(req, res, id));
   });
 
   router.delete('/:id', async (req, res) => {
     const id = idSchema.parse(req.params.id);
-    const result = await write(req, 'DELETE FROM notes WHERE id = ?', [id]);
+    const result = await write(req, res, 'DELETE FROM notes WHERE id = ?', [id]);
     if (result.affectedRows === 0) throw new NotFoundError(`No note with id ${id}`);
     res.status(204).end();
   });

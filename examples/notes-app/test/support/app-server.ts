@@ -20,7 +20,7 @@ export interface StartedApp {
   stop(): Promise<void>;
 }
 
-export type StartAppOptions = Partial<Pick<AppOptions, 'requestBodyTimeoutMs' | 'bodyLimit'>>;
+export type StartAppOptions = Partial<Pick<AppOptions, 'requestBodyTimeoutMs' | 'bodyLimit' | 'alerts'>>;
 
 export async function startApp(options: StartAppOptions = {}): Promise<StartedApp> {
   const metrics = new AppMetrics();
