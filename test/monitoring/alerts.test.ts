@@ -3,7 +3,10 @@
 // undone. A healthy idle stack pages nobody.
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FiringAlert } from '../../examples/notes-app/src/dashboard/firing-alerts.js';
 import { until } from '../consistency/support/wait.js';
+import { launchChromium } from '../support/chromium.js';
+import { fetchText } from '../support/https.js';
 
 let cluster: Cluster;
 
@@ -32,7 +35,7 @@ async function query(promql: string): Promise<{ labels: Record<string, string>; 
 async function alertsAndResolves(
   alertname: string,
   labels: Record<string, string>,
-  fault: { inject: () => Promise<void>; undo: () => Promise<void> },
+  fault: { inject: () => Promise<void>; undo: () => Promise<void>; whileFiring?: () => Promise<void> },
   bounds: { fireMs: number; resolveMs: number },
 ): Promise<void> {
   const { receiver } = cluster.monitoring;
@@ -55,6 +58,7 @@ async function alertsAndResolves(
     what: `${alertname} firing`,
     timeoutMs: bounds.fireMs,
   });
+  await fault.whileFiring?.();
   const undone = Date.now();
   await fault.undo();
   const resolved = await receiver.waitFor(after(undone, 'resolved'), {
@@ -157,14 +161,49 @@ describe('the monitoring host', () => {
     );
   }, 60_000);
 
-  it('pages MysqlReplicationNotRunning when replication stops, and resolves it after the start', async () => {
+  it('pages RwsplitLoadBalancerDown and RwsplitEndpointDown when HAProxy dies, and resolves them after the restart', async () => {
+    const since = Date.now();
+    await alertsAndResolves(
+      'RwsplitLoadBalancerDown',
+      {},
+      { inject: () => cluster.haproxy.kill(), undo: () => cluster.haproxy.restart() },
+      { fireMs: 20_000, resolveMs: 20_000 },
+    );
+    // The blackbox probe of the public address saw the same outage from a client's side.
+    const { receiver } = cluster.monitoring;
+    const endpoint = (status: string) => (n: { alertname: string; status: string; receivedAt: number }) =>
+      n.alertname === 'RwsplitEndpointDown' && n.status === status && n.receivedAt >= since;
+    await receiver.waitFor(endpoint('firing'), { what: 'RwsplitEndpointDown firing', timeoutMs: 5_000 });
+    await receiver.waitFor(endpoint('resolved'), { what: 'RwsplitEndpointDown resolved', timeoutMs: 20_000 });
+  }, 90_000);
+
+  it('pages MysqlReplicationNotRunning when replication stops, shows it on the dashboard, and resolves it after the start', async () => {
     const replica = cluster.replica(0);
     await alertsAndResolves(
       'MysqlReplicationNotRunning',
       { instance: replica.name },
-      { inject: () => replica.stopReplication(), undo: () => replica.startReplication() },
+      {
+        inject: () => replica.stopReplication(),
+        undo: () => replica.startReplication(),
+        whileFiring: () => dashboardShows('MysqlReplicationNotRunning', replica.name),
+      },
       { fireMs: 20_000, resolveMs: 20_000 },
     );
+  }, 90_000);
+
+  it('pages RwsplitCertificateExpiring for a certificate about to expire, and resolves it after a renewal', async () => {
+    await alertsAndResolves(
+      'RwsplitCertificateExpiring',
+      {},
+      {
+        // The cluster CA issues the LB a certificate valid for one day; HAProxy takes it live.
+        inject: () => cluster.renewLbCertificate({ validDays: 1 }),
+        undo: () => cluster.renewLbCertificate(),
+      },
+      { fireMs: 20_000, resolveMs: 20_000 },
+    );
+    const left = (await query('probe_ssl_earliest_cert_expiry - time()'))[0]?.value ?? 0;
+    expect(left, 'the renewed certificate is the one probed').toBeGreaterThan(6 * 86_400);
   }, 60_000);
 
   it('pages RwsplitReplicaLagging when a replica runs 2 s behind, and resolves it once it catches up', async () => {
@@ -176,4 +215,72 @@ describe('the monitoring host', () => {
       { fireMs: 25_000, resolveMs: 25_000 },
     );
   }, 100_000);
+
+  // Last: it changes which node is primary.
+  it('pages RwsplitFailoverHappened and MysqlDown when the primary dies; MysqlDown resolves once it is back', async () => {
+    const old = cluster.primary();
+    const killed = Date.now();
+    await alertsAndResolves(
+      'MysqlDown',
+      { instance: old.name },
+      {
+        inject: async () => {
+          await old.kill();
+          await cluster.waitForPrimary({ not: old, timeoutMs: 30_000 });
+        },
+        // Restarted, it comes back read-only and the managers rejoin it as a replica of the new primary.
+        undo: () => old.restart(),
+      },
+      { fireMs: 25_000, resolveMs: 30_000 },
+    );
+    // The failover itself: informational, it stays firing for the rule's window (5 m), so only its arrival
+    // is checked here.
+    const failover = await cluster.monitoring.receiver.waitFor(
+      (n) => n.alertname === 'RwsplitFailoverHappened' && n.status === 'firing' && n.receivedAt >= killed,
+      { what: 'RwsplitFailoverHappened firing', timeoutMs: 15_000 },
+    );
+    console.log(
+      `alert RwsplitFailoverHappened: at the receiver ${failover.receivedAt - killed} ms after the kill; "${failover.annotations.summary}"`,
+    );
+    await until(
+      async () => {
+        await cluster.refreshRoles();
+        return old.role === 'replica' ? true : undefined;
+      },
+      { what: `${old.name} to rejoin as a replica`, timeoutMs: 30_000, pollMs: 250 },
+    );
+  }, 120_000);
 });
+
+/**
+ * The firing alert is on the dashboard's alerts panel where the panel lives, on an app server's own
+ * (internal) address, and on its JSON there; through the load balancer the path is refused.
+ */
+async function dashboardShows(alertname: string, instance: string): Promise<void> {
+  const server = cluster.server(0);
+  const { value: listed } = await until(
+    async () => {
+      const res = await fetch(`${server.app.url}/internal/alerts`, { signal: AbortSignal.timeout(5_000) });
+      const body = (await res.json()) as { source: string | null; alerts: FiringAlert[] };
+      return body.alerts.find((a) => a.name === alertname && a.labels.instance === instance);
+    },
+    { what: `${alertname} on ${server.name}'s /internal/alerts`, timeoutMs: 10_000, pollMs: 250 },
+  );
+  expect(listed.summary.length).toBeGreaterThan(0);
+  const public_ = await fetchText(`${cluster.lb.httpsUrl}/internal/alerts`, {
+    ca: cluster.ca.certificatePem,
+  });
+  expect(public_.status, 'through the load balancer').toBe(404);
+  expect(public_.body).not.toContain(alertname);
+
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.app.url}/`, { waitUntil: 'load' });
+    const item = page.locator(`#alerts [data-alert="${alertname}"]`);
+    await item.first().waitFor({ timeout: 10_000 });
+    expect(await item.first().textContent()).toContain(instance);
+  } finally {
+    await browser.close();
+  }
+}

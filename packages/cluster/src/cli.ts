@@ -34,7 +34,7 @@ function printSummary(cluster: Cluster): void {
     );
     for (const server of cluster.servers) {
       lines.push(
-        `  ${server.name.padEnd(22)}  nginx ${server.nginx.url}  app ${server.app.url}  (internal: ${server.app.url}/metrics, /internal/status)`,
+        `  ${server.name.padEnd(22)}  nginx ${server.nginx.url}  app ${server.app.url}  (internal: the dashboard with its alerts panel at /, /metrics, /internal/status)`,
       );
     }
   }

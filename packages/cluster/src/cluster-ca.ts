@@ -3,6 +3,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
+import { ClusterError } from './errors.js';
 import { runCommand } from './managed-process.js';
 
 /** The cluster's own certificate authority: made at start, trusted by every client of the cluster. */
@@ -24,7 +25,8 @@ export interface IssuedCertificate {
 }
 
 /** Valid for a week: long enough for any run, short enough that a leaked file soon stops mattering. */
-const DAYS = '7';
+export const CERTIFICATE_DAYS = 7;
+const DAYS = String(CERTIFICATE_DAYS);
 
 const P256 = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
@@ -56,7 +58,8 @@ export async function createClusterCa(dir: string, name: string): Promise<Cluste
 
 /**
  * A server certificate signed by `ca` for `names` (IP addresses become IP SANs, anything else DNS
- * SANs: clients check the address they dialled against them), written to `dir` as `<file>.crt/.key/.pem`.
+ * SANs: clients check the address they dialled against them), written to `dir` as `<file>.crt/.key/.pem`,
+ * valid for `days` whole days (default a week; 1 makes one about to expire, for the expiry alert).
  */
 export async function issueCertificate(
   ca: ClusterCa,
@@ -64,7 +67,14 @@ export async function issueCertificate(
   file: string,
   commonName: string,
   names: readonly string[],
+  days: number = CERTIFICATE_DAYS,
 ): Promise<IssuedCertificate> {
+  if (!Number.isInteger(days) || days < 1 || days > CERTIFICATE_DAYS) {
+    throw new ClusterError(
+      `a certificate is valid for 1 to ${CERTIFICATE_DAYS} whole days (the CA's own lifetime), got ${days}`,
+      'CLUSTER_INVALID_OPTION',
+    );
+  }
   const keyFile = join(dir, `${file}.key`);
   const requestFile = join(dir, `${file}.csr`);
   const certificateFile = join(dir, `${file}.crt`);
@@ -99,7 +109,7 @@ export async function issueCertificate(
     '-set_serial',
     `0x${randomBytes(16).toString('hex')}`,
     '-days',
-    DAYS,
+    String(days),
     '-extfile',
     extensionsFile,
     '-out',

@@ -1,18 +1,24 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AlertReceiver } from './alert-receiver.js';
-import { AppServerHost, type Server } from './app-server.js';
+import { AppServerHost, type ProcessControl, type Server } from './app-server.js';
 import { findBinary } from './binaries.js';
-import { type ClusterCa, createClusterCa, issueCertificate } from './cluster-ca.js';
+import {
+  CERTIFICATE_DAYS,
+  type ClusterCa,
+  createClusterCa,
+  type IssuedCertificate,
+  issueCertificate,
+} from './cluster-ca.js';
 import { ClusterError } from './errors.js';
 import { type FailoverManagerHandle, FailoverManagers } from './failover-managers.js';
 import { isAhead, mostAdvanced } from './gtid-order.js';
 import { HOST_OCTETS, type HostModel, LoopbackHostModel } from './host-model.js';
 import { LoadBalancer } from './load-balancer.js';
 import { type DbNode, MariaDbNode, type NodeTls as MariaDbNodeTls } from './mariadb-node.js';
-import { MonitoringHost } from './monitoring-host.js';
+import { alertmanagerUrl, MonitoringHost, type MonitoringHostConfig } from './monitoring-host.js';
 import {
   type AppSpec,
   type ClusterOptions,
@@ -35,8 +41,9 @@ export const NOTES_APP: AppSpec = {
   command: [process.execPath, '--conditions=source', '--import', 'tsx', join(NOTES_APP_DIR, 'src/main.ts')],
   cwd: NOTES_APP_DIR,
   staticDir: join(NOTES_APP_DIR, 'public'),
-  // The detailed status (node addresses, probe errors) is for the app's own address only.
-  internalPaths: ['/metrics', '/internal/status'],
+  // The detailed status (node addresses, probe errors) and the firing alerts (whose labels name hosts)
+  // are for the app's own address only.
+  internalPaths: ['/metrics', '/internal/status', '/internal/alerts'],
 };
 
 /** A dependency-free app for harness tests: echoes the request it got and says which server it is. */
@@ -126,6 +133,8 @@ export interface Cluster {
   readonly secretsFile: string;
   /** Throws for a database-only cluster (`servers: 0`), which has no LB. */
   readonly lb: LoadBalancerEndpoints;
+  /** The load balancer's HAProxy process, for faults (`kill`, `pause`, `restart` ...). Throws without servers. */
+  readonly haproxy: ProcessControl;
   readonly servers: readonly Server[];
   server(index: number): Server;
   /** Every DB node in start order: `db-primary`, `db-replica-1`, ... (names stay; roles may change). */
@@ -150,6 +159,13 @@ export interface Cluster {
   waitForPrimary(options?: { readonly not?: DbNode; readonly timeoutMs?: number }): Promise<DbNode>;
   /** HAProxy's view of each server (`UP`, `DOWN`, `DRAIN` ...). Throws without servers. */
   backendStates(): Promise<{ name: string; status: string }[]>;
+  /**
+   * The fault for certificate expiry: the cluster CA issues the LB a new certificate for the same names,
+   * valid for `validDays` whole days (1..7; default 7, a fresh one), and HAProxy takes it live, without
+   * a restart. `renewLbCertificate({ validDays: 1 })` is one about to expire; call it again to undo.
+   * Throws without servers.
+   */
+  renewLbCertificate(options?: { readonly validDays?: number }): Promise<void>;
   endpoints(): ClusterEndpoints;
   /** Stops every process, waits for each to be reaped, releases the block. Safe to call twice. */
   stop(): Promise<void>;
@@ -159,6 +175,8 @@ class RunningCluster implements Cluster {
   readonly dbNodes: MariaDbNode[] = [];
   readonly servers: AppServerHost[] = [];
   private loadBalancer: LoadBalancer | undefined;
+  /** Issues the LB's certificate (same names, same files) valid for so many days. */
+  private lbCertificate: ((days: number) => Promise<IssuedCertificate>) | undefined;
   private managers: FailoverManagers | undefined;
   private monitoringHost: MonitoringHost | undefined;
   private stopping: Promise<void> | undefined;
@@ -196,6 +214,13 @@ class RunningCluster implements Cluster {
     if (!lb)
       throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
     return { ...lb.endpoints(), certificatePem: this.clusterCa.certificatePem };
+  }
+
+  get haproxy(): ProcessControl {
+    const lb = this.loadBalancer;
+    if (!lb)
+      throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
+    return lb;
   }
 
   server(index: number): Server {
@@ -285,6 +310,19 @@ class RunningCluster implements Cluster {
     return replica;
   }
 
+  async renewLbCertificate({
+    validDays = CERTIFICATE_DAYS,
+  }: {
+    readonly validDays?: number;
+  } = {}): Promise<void> {
+    const lb = this.loadBalancer;
+    const issue = this.lbCertificate;
+    if (!lb || !issue)
+      throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
+    const certificate = await issue(validDays);
+    await lb.replaceCertificate(readFileSync(certificate.bundleFile, 'utf8'));
+  }
+
   async backendStates(): Promise<{ name: string; status: string }[]> {
     const lb = this.loadBalancer;
     if (!lb)
@@ -324,11 +362,27 @@ class RunningCluster implements Cluster {
     writeFileSync(this.secretsFile, `${JSON.stringify({ credentials }, null, 2)}\n`, { mode: 0o600 });
     await this.bootDatabases();
     await this.bootFailover();
-    if (this.options.servers > 0) await this.bootServers();
-    if (this.options.monitoring) await this.bootMonitoring();
+    // The monitoring host's ports first: the apps are told where Alertmanager will answer.
+    const monitoringPorts = this.options.monitoring ? await this.claimMonitoringPorts() : undefined;
+    if (this.options.servers > 0) await this.bootServers(monitoringPorts);
+    if (monitoringPorts !== undefined) await this.bootMonitoring(monitoringPorts);
   }
 
-  private async bootMonitoring(): Promise<void> {
+  private async claimMonitoringPorts(): Promise<MonitoringHostConfig['ports']> {
+    const { hostModel } = this;
+    const host = hostModel.address(HOST_OCTETS.monitoring);
+    return {
+      prometheus: await hostModel.claimPort(host, 9090),
+      alertmanager: await hostModel.claimPort(host, 9093),
+      receiver: await hostModel.claimPort(host, 9095),
+      blackbox: await hostModel.claimPort(host, 9115),
+      node: await hostModel.claimPort(host, 9100),
+      mysqld: (database) => hostModel.claimPort(database.host, 9104),
+      nginx: (serverHost) => hostModel.claimPort(serverHost, 9113),
+    };
+  }
+
+  private async bootMonitoring(ports: MonitoringHostConfig['ports']): Promise<void> {
     const { hostModel, options } = this;
     const host = hostModel.address(HOST_OCTETS.monitoring);
     const lb = this.loadBalancer;
@@ -336,15 +390,7 @@ class RunningCluster implements Cluster {
     const monitoring = new MonitoringHost({
       dir: join(this.stateDir, 'monitoring'),
       host,
-      ports: {
-        prometheus: await hostModel.claimPort(host, 9090),
-        alertmanager: await hostModel.claimPort(host, 9093),
-        receiver: await hostModel.claimPort(host, 9095),
-        blackbox: await hostModel.claimPort(host, 9115),
-        node: await hostModel.claimPort(host, 9100),
-        mysqld: (database) => hostModel.claimPort(database.host, 9104),
-        nginx: (serverHost) => hostModel.claimPort(serverHost, 9113),
-      },
+      ports,
       caFile: this.clusterCa.certificateFile,
       loadBalancers: lb === undefined ? [] : [{ name: 'lb', target: target(lb.prometheusUrl) }],
       apps: this.servers.map((server) => ({ name: server.name, target: target(server.app.url) })),
@@ -468,18 +514,16 @@ class RunningCluster implements Cluster {
     await this.managers.start(options.startTimeoutMs);
   }
 
-  private async bootServers(): Promise<void> {
+  private async bootServers(monitoringPorts: MonitoringHostConfig['ports'] | undefined): Promise<void> {
     const { options, hostModel } = this;
     const lbHost = hostModel.address(HOST_OCTETS.lb);
     const lbInternalHost = hostModel.address(HOST_OCTETS.lbInternal);
     const publicName = options.publicName ?? lbHost;
     const lbDir = join(this.stateDir, 'lb');
     mkdirSync(lbDir, { recursive: true });
-    const certificate = await issueCertificate(this.clusterCa, lbDir, 'lb', 'rwsplit-lb', [
-      publicName,
-      lbHost,
-      lbInternalHost,
-    ]);
+    this.lbCertificate = (days) =>
+      issueCertificate(this.clusterCa, lbDir, 'lb', 'rwsplit-lb', [publicName, lbHost, lbInternalHost], days);
+    const certificate = await this.lbCertificate(CERTIFICATE_DAYS);
     const primary = this.primary();
     const appEnv = {
       DB_PRIMARY: `${primary.host}:${primary.port}`,
@@ -492,6 +536,12 @@ class RunningCluster implements Cluster {
       DB_MONITOR_USER: options.credentials.monitor.user,
       DB_MONITOR_PASSWORD: options.credentials.monitor.password,
       DB_SSL_CA_FILE: this.clusterCa.certificateFile,
+      // For the dashboard's alerts panel (on the app's internal address).
+      ...(monitoringPorts === undefined
+        ? {}
+        : {
+            ALERTMANAGER_URL: alertmanagerUrl(hostModel.address(HOST_OCTETS.monitoring), monitoringPorts),
+          }),
     };
     for (let index = 0; index < options.servers; index++) {
       const host = hostModel.address(HOST_OCTETS.server(index));
@@ -606,6 +656,16 @@ class RunningCluster implements Cluster {
 function checkBinaries(options: ResolvedOptions): void {
   const needed = ['setpriv', 'mariadbd', 'mariadb-install-db'];
   if (options.servers > 0) needed.push('haproxy', 'nginx', 'openssl');
+  if (options.monitoring) {
+    needed.push(
+      'prometheus',
+      'prometheus-alertmanager',
+      'prometheus-mysqld-exporter',
+      'prometheus-node-exporter',
+      'prometheus-blackbox-exporter',
+    );
+    if (options.servers > 0) needed.push('prometheus-nginx-exporter');
+  }
   for (const binary of needed) findBinary(binary);
 }
 

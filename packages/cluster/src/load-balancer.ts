@@ -1,10 +1,11 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import type { ProcessControl } from './app-server.js';
 import { findBinary } from './binaries.js';
 import type { IssuedCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
 import { httpStatus } from './http-probe.js';
-import { ManagedProcess } from './managed-process.js';
+import { type ExitStatus, ManagedProcess } from './managed-process.js';
 import type { Balance, Credentials, LbMode } from './options.js';
 import { renderTemplateFile } from './templates.js';
 import { waitFor } from './wait.js';
@@ -43,8 +44,8 @@ export interface BackendState {
   readonly status: string;
 }
 
-/** HAProxy in the foreground (`-db`), one process the harness owns. */
-export class LoadBalancer {
+/** HAProxy in the foreground (`-db`), one process the harness owns, with the faults of any server process. */
+export class LoadBalancer implements ProcessControl {
   readonly host: string;
   readonly internalHost: string;
   readonly publicName: string;
@@ -76,6 +77,19 @@ export class LoadBalancer {
 
   get pid(): number | undefined {
     return this.process.pid;
+  }
+  get running(): boolean {
+    return this.process.running;
+  }
+  get exitStatus(): ExitStatus | undefined {
+    return this.process.exitStatus;
+  }
+  /** The public HTTPS port (ProcessControl's `port`; `url` is `httpsUrl`). */
+  get port(): number {
+    return this.config.httpsPort;
+  }
+  get url(): string {
+    return this.httpsUrl;
   }
 
   endpoints(): {
@@ -169,6 +183,31 @@ export class LoadBalancer {
     return states;
   }
 
+  /**
+   * Swaps the certificate of every TLS listener without a restart (the runtime API's `set ssl cert`
+   * then `commit ssl cert`): new handshakes get `bundlePem` (certificate, then key), open connections
+   * keep theirs. The caller has already written it to the bundle file, so a restart keeps it.
+   */
+  async replaceCertificate(bundlePem: string): Promise<void> {
+    const file = this.config.certificate.bundleFile;
+    // A payload follows `<<` and ends at the first empty line (command() adds the final newline).
+    const staged = await this.command(`set ssl cert ${file} <<\n${bundlePem.trim()}\n`);
+    if (!/transaction created|transaction updated/i.test(staged)) {
+      throw new ClusterError(
+        `HAProxy refused the new certificate: ${staged.trim()}`,
+        'CLUSTER_COMMAND_FAILED',
+      );
+    }
+    const committed = await this.command(`commit ssl cert ${file}`);
+    if (!/success/i.test(committed)) {
+      await this.command(`abort ssl cert ${file}`).catch(() => {});
+      throw new ClusterError(
+        `HAProxy could not commit the new certificate: ${committed.trim()}`,
+        'CLUSTER_COMMAND_FAILED',
+      );
+    }
+  }
+
   async setServerState(server: string, state: 'ready' | 'drain' | 'maint'): Promise<void> {
     const answer = await this.command(`set server app/${server} state ${state}`);
     if (answer.trim() !== '') {
@@ -177,6 +216,24 @@ export class LoadBalancer {
         'CLUSTER_COMMAND_FAILED',
       );
     }
+  }
+
+  kill(): Promise<void> {
+    return this.process.kill();
+  }
+  terminate(): Promise<void> {
+    return this.process.stop(5_000);
+  }
+  async pause(): Promise<void> {
+    this.process.pause();
+  }
+  async resume(): Promise<void> {
+    this.process.resume();
+  }
+  /** Stops it if running, starts it from the same config (and the current certificate), waits until it listens. */
+  async restart(): Promise<void> {
+    await this.process.stop(5_000);
+    await this.start();
   }
 
   async stop(): Promise<void> {

@@ -51,6 +51,14 @@ export interface MonitoringHostConfig {
   readonly startTimeoutMs: number;
 }
 
+/** Where the monitoring host's Alertmanager answers. */
+export function alertmanagerUrl(
+  host: string,
+  ports: Pick<MonitoringHostConfig['ports'], 'alertmanager'>,
+): string {
+  return `http://${host}:${ports.alertmanager}`;
+}
+
 /** A target as template values. */
 function scope(target: MonitoredTarget): { name: string; target: string } {
   return { name: target.name, target: target.target };
@@ -75,7 +83,7 @@ export class MonitoringHost {
     const { host, ports } = config;
     this.receiver = new AlertReceiver(host, ports.receiver);
     this.prometheusUrl = `http://${host}:${ports.prometheus}`;
-    this.alertmanagerUrl = `http://${host}:${ports.alertmanager}`;
+    this.alertmanagerUrl = alertmanagerUrl(host, ports);
   }
 
   async start(): Promise<void> {

@@ -952,6 +952,10 @@ export class FailoverManager {
       'counter',
       'Completed changes of primary, by kind (failover, switchover).',
     );
+    // Exported at 0 from the start: `increase()` over a series that first appears at 1 is 0, so a rule
+    // on the first failover of a manager's life would never fire.
+    for (const kind of ['failover', 'switchover'] as const)
+      m.inc('rwsplit_failover_failovers_total', { kind }, 0);
     m.define('rwsplit_failover_failures_total', 'counter', 'Failovers that could not complete, by reason.');
     m.define(
       'rwsplit_failover_last_duration_seconds',

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,18 @@ describe('the manager API over HTTPS', () => {
     expect(status.body).toMatchObject({ id: 'app-1' });
     const metrics = await callApi(`${url}/metrics`, { ca: caPem, timeoutMs: 2_000 });
     expect(metrics.status).toBe(200);
+    // The failover counter is there at 0 before any failover: `increase()` can then see the first one.
+    const text = await new Promise<string>((resolve, reject) => {
+      httpsGet(`${url}/metrics`, { ca: caPem }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    expect(text).toContain('rwsplit_failover_failovers_total{kind="failover"} 0');
   });
 
   it('refuses a missing or wrong token, and a client that does not trust the CA refuses it', async () => {
