@@ -30,7 +30,7 @@ function rssKiB(pid: number): number {
 
 async function timeStart(servers: number): Promise<{ ms: number; rss: Map<string, number[]> }> {
   const started = process.hrtime.bigint();
-  const cluster = await startCluster({ servers, replicas: 1 });
+  const cluster = await startCluster({ monitoring: false, servers, replicas: 1 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const rss = new Map<string, number[]>();
   for (const pid of processesUsing(cluster.stateDir)) {

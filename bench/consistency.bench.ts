@@ -214,7 +214,7 @@ export interface BenchResult {
 }
 
 export async function run(): Promise<BenchResult> {
-  const cluster = await startCluster({ servers: 0, replicas: 1 });
+  const cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   const routers: Router[] = [];
   const ticks = new TickWriter(() => cluster.primary());
   try {

@@ -83,7 +83,12 @@ export async function run(): Promise<{ title: string; markdown: string }> {
   const lines: string[] = [];
 
   // Failover and switchover: primary + 2 replicas, semi-sync on.
-  const cluster = await startCluster({ servers: 0, replicas: 2, failover: { cooldownMs: 1_000 } });
+  const cluster = await startCluster({
+    monitoring: false,
+    servers: 0,
+    replicas: 2,
+    failover: { cooldownMs: 1_000 },
+  });
   const killResults: KillResult[] = [];
   const pauses: number[] = [];
   const gaps: number[] = [];
@@ -121,8 +126,14 @@ export async function run(): Promise<{ title: string; markdown: string }> {
   }
 
   // Throughput: one cluster with semi-sync, one without, same shape, rounds alternating.
-  const semi = await startCluster({ servers: 0, replicas: 1, failover: false });
-  const async_ = await startCluster({ servers: 0, replicas: 1, failover: false, semiSync: false });
+  const semi = await startCluster({ monitoring: false, servers: 0, replicas: 1, failover: false });
+  const async_ = await startCluster({
+    monitoring: false,
+    servers: 0,
+    replicas: 1,
+    failover: false,
+    semiSync: false,
+  });
   const ratios: number[] = [];
   const semiRates: number[] = [];
   const asyncRates: number[] = [];

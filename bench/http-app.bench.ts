@@ -503,7 +503,7 @@ export async function run(): Promise<{ title: string; markdown: string }> {
 
   const loadBefore = loadavg()[0] ?? Number.NaN;
   const work = mkdtempSync(join(tmpdir(), 'rwsplit-bench-http-app-'));
-  const cluster = await startCluster({ servers: 0, replicas: 1 });
+  const cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   const servers: ServerProcess[] = [];
   try {
     const ids = await seed(cluster);

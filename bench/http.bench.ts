@@ -339,7 +339,7 @@ export async function run(): Promise<{ title: string; markdown: string }> {
   };
   // Other work on the box (other clusters, other benches) moves these numbers: record how busy it was.
   const loadBefore = loadavg()[0] ?? Number.NaN;
-  const cluster = await startCluster({ servers: 2, replicas: 1 });
+  const cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
   try {
     const ids = await seedNotes(cluster);
     const lb: Target = {

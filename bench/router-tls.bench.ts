@@ -46,7 +46,7 @@ export async function run(): Promise<{ title: string; markdown: string; rows: Tl
   const concurrency = envInt('BENCH_CONCURRENCY', 32);
   const poolSize = envInt('BENCH_POOL', 8);
 
-  const cluster = await startCluster({ servers: 0, replicas: 1, failover: false });
+  const cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1, failover: false });
   const contenders: Contender[] = [];
   try {
     const primary = cluster.primary();

@@ -103,7 +103,7 @@ async function measure(
 
 export async function run(): Promise<{ title: string; markdown: string; rows: Row[] }> {
   const stallMs = envInt('BENCH_STALL_MS', 3_000);
-  const cluster = await startCluster({ servers: 0, replicas: 1 });
+  const cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   try {
     await cluster.primary().query('CREATE TABLE app.kv (id INT PRIMARY KEY, v INT NOT NULL)');
     await cluster.primary().query('INSERT INTO app.kv VALUES (1, 1)');

@@ -8,7 +8,7 @@ let cluster: Cluster;
 
 beforeAll(async () => {
   // No failover managers: this suite is about the harness's own faults, promote() by hand included.
-  cluster = await startCluster({ servers: 0, replicas: 2, failover: false });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 2, failover: false });
   await cluster.primary().query('CREATE TABLE app.items (id INT PRIMARY KEY, label VARCHAR(40))');
 });
 

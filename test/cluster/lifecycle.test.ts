@@ -38,6 +38,7 @@ async function startCli(args: string[]): Promise<{ child: ChildProcess; endpoint
 describe('cluster lifecycle', () => {
   it('says which process failed and leaves no process behind when a start fails', async () => {
     const error = await failedStart({
+      monitoring: false,
       servers: 1,
       replicas: 0,
       app: { command: [process.execPath, '-e', 'console.error("boom: no config"); process.exit(3)'] },
@@ -55,6 +56,7 @@ describe('cluster lifecycle', () => {
   it('gives up on a process that never becomes ready within the bound', async () => {
     const started = Date.now();
     const error = await failedStart({
+      monitoring: false,
       servers: 1,
       replicas: 0,
       startTimeoutMs: 2_000,
@@ -69,9 +71,9 @@ describe('cluster lifecycle', () => {
   });
 
   it('rejects a pinned address block that is in use', async () => {
-    const cluster = await startCluster({ servers: 0, replicas: 0 });
+    const cluster = await startCluster({ monitoring: false, servers: 0, replicas: 0 });
     try {
-      const error = await failedStart({ servers: 0, replicas: 0, block: cluster.block });
+      const error = await failedStart({ monitoring: false, servers: 0, replicas: 0, block: cluster.block });
       expect(error.code).toBe('CLUSTER_NO_FREE_BLOCK');
       expect(error.message).toContain(cluster.block);
     } finally {
@@ -81,8 +83,8 @@ describe('cluster lifecycle', () => {
 
   it('runs two clusters side by side in different blocks', async () => {
     const [a, b] = await Promise.all([
-      startCluster({ servers: 0, replicas: 0 }),
-      startCluster({ servers: 0, replicas: 0 }),
+      startCluster({ monitoring: false, servers: 0, replicas: 0 }),
+      startCluster({ monitoring: false, servers: 0, replicas: 0 }),
     ]);
     try {
       expect(a.block).not.toBe(b.block);
@@ -130,6 +132,7 @@ describe('cluster lifecycle', () => {
 describe('active-passive', () => {
   it('sends everything to server-1 until it dies, then to server-2', async () => {
     const cluster = await startCluster({
+      monitoring: false,
       servers: 2,
       replicas: 0,
       mode: 'active-passive',

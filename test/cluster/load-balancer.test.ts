@@ -5,7 +5,7 @@ import { fetchText } from '../support/https.js';
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 2, replicas: 0, app: ECHO_APP });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 0, app: ECHO_APP });
 });
 
 afterAll(async () => {

@@ -41,7 +41,7 @@ const routers: Router[] = [];
 const nextId = idSequence();
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   primaryId = cluster.primary().serverId;
   await cluster.primary().query(PAIRS_DDL);
   await replicatedEverywhere(cluster, 'pairs');

@@ -29,7 +29,7 @@ const nextId = idSequence();
 
 beforeAll(async () => {
   // No failover managers: this suite is about the router following promotions and split brain made by hand.
-  cluster = await startCluster({ servers: 0, replicas: 2, failover: false });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 2, failover: false });
   await cluster.primary().query(ACKS_DDL);
   await replicatedEverywhere(cluster, 'acks');
   db = routerFor(cluster);

@@ -28,7 +28,7 @@ const extraRouters: Router[] = [];
 let ticks: TickWriter;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 2 });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 2 });
   await cluster.primary().query(TICKS_DDL);
   await replicatedEverywhere(cluster, 'ticks');
   ticks = new TickWriter(() => cluster.primary());

@@ -35,7 +35,7 @@ let eventualDb: Router;
 const nextId = idSequence();
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 2 });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 2 });
   await cluster.primary().query(PAIRS_DDL);
   await replicatedEverywhere(cluster, 'pairs');
   db = routerFor(cluster, { lag: LAG, consistency: 'session' });

@@ -24,6 +24,7 @@ let cluster: Cluster;
 
 beforeAll(async () => {
   cluster = await startCluster({
+    monitoring: false,
     servers: 2,
     replicas: 1,
     // The router's default lag limit (1 s) would take a replica 2 s behind out of rotation, and every

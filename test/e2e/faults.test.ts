@@ -18,7 +18,7 @@ let cluster: Cluster;
 let lb: LbClient;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 2, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
   lb = LbClient.forCluster(cluster);
 });
 

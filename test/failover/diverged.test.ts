@@ -128,7 +128,13 @@ describe('one replica, semi-sync off: a failover that loses writes leaves the ol
   let cutAtRecovery = 0;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 1, semiSync: false, failover: FAILOVER });
+    cluster = await startCluster({
+      monitoring: false,
+      servers: 0,
+      replicas: 1,
+      semiSync: false,
+      failover: FAILOVER,
+    });
     old = cluster.primary();
     configFile = cluster.failover[0]!.configFile;
     await old.query(LOAD_DDL);

@@ -63,7 +63,7 @@ describe('one replica (the seed topology), semi-sync on', () => {
   let db: Router | undefined;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 1, failover: FAILOVER });
+    cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1, failover: FAILOVER });
     await cluster.primary().query(LOAD_DDL);
     await settle(cluster);
   });
@@ -138,7 +138,7 @@ describe('two replicas, semi-sync on', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 2, failover: FAILOVER });
+    cluster = await startCluster({ monitoring: false, servers: 0, replicas: 2, failover: FAILOVER });
     await cluster.primary().query(LOAD_DDL);
     await settle(cluster);
   });
@@ -166,7 +166,13 @@ describe('one replica, semi-sync off (asynchronous replication)', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 1, semiSync: false, failover: FAILOVER });
+    cluster = await startCluster({
+      monitoring: false,
+      servers: 0,
+      replicas: 1,
+      semiSync: false,
+      failover: FAILOVER,
+    });
     await cluster.primary().query(LOAD_DDL);
     await settle(cluster);
   });

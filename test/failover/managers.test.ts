@@ -294,7 +294,7 @@ describe('two managers and one replica', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 1 });
+    cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   }, HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
@@ -482,7 +482,12 @@ describe('a manager killed in the middle of a failover, two replicas', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 2, failover: { cooldownMs: 1_000 } });
+    cluster = await startCluster({
+      monitoring: false,
+      servers: 0,
+      replicas: 2,
+      failover: { cooldownMs: 1_000 },
+    });
     await cluster.primary().query(LOAD_DDL);
   }, HOOK_TIMEOUT_MS);
 
@@ -576,7 +581,12 @@ describe('a failover cut short after the candidate forgot its source, two replic
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 2, failover: { cooldownMs: 1_000 } });
+    cluster = await startCluster({
+      monitoring: false,
+      servers: 0,
+      replicas: 2,
+      failover: { cooldownMs: 1_000 },
+    });
   }, HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
@@ -598,7 +608,13 @@ describe('two writable nodes at start-up', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ servers: 0, replicas: 1, failover: false, credentials: { replication } });
+    cluster = await startCluster({
+      monitoring: false,
+      servers: 0,
+      replicas: 1,
+      failover: false,
+      credentials: { replication },
+    });
   }, HOOK_TIMEOUT_MS);
 
   afterAll(async () => {

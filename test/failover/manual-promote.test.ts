@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 2, failover: false });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 2, failover: false });
   await cluster.primary().query('CREATE TABLE app.marks (id INT PRIMARY KEY)');
 });
 

@@ -13,7 +13,12 @@ const LOAD_MS = 1_500;
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 2, failover: { cooldownMs: 1_000 } });
+  cluster = await startCluster({
+    monitoring: false,
+    servers: 0,
+    replicas: 2,
+    failover: { cooldownMs: 1_000 },
+  });
   await cluster.primary().query(LOAD_DDL);
 });
 

@@ -18,7 +18,7 @@ const open: Connection[] = [];
 
 beforeAll(async () => {
   // No failover managers: this suite is about the dialect across a promotion done by hand.
-  cluster = await startCluster({ servers: 0, replicas: 1, failover: false });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1, failover: false });
   await cluster
     .primary()
     .query('CREATE TABLE app.notes (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(40))');

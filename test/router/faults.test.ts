@@ -16,7 +16,7 @@ let replicaId: number;
 
 beforeAll(async () => {
   // No failover managers: this suite is about what the router does with a dead primary and nobody to replace it.
-  cluster = await startCluster({ servers: 0, replicas: 1, failover: false });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1, failover: false });
   primaryId = cluster.primary().serverId;
   replicaId = cluster.replica(0).serverId;
   await cluster.primary().query('CREATE TABLE app.events (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT)');

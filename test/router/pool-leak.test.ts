@@ -11,7 +11,7 @@ let cluster: Cluster;
 let db: Router;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   await cluster.primary().query('CREATE TABLE app.counters (id INT PRIMARY KEY, n INT NOT NULL)');
   await replicated(cluster.replica(0), 'counters');
   db = routerFor(cluster, {

@@ -11,7 +11,7 @@ let primaryId: number;
 let replicaId: number;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   primaryId = cluster.primary().serverId;
   replicaId = cluster.replica(0).serverId;
   await cluster

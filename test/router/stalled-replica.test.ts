@@ -13,7 +13,7 @@ let cluster: Cluster;
 const routers: Router[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1 });
   await cluster.primary().query('CREATE TABLE app.kv (id INT PRIMARY KEY, v INT NOT NULL)');
   await cluster.primary().query('INSERT INTO app.kv VALUES (1, 1), (2, 2), (3, 3)');
   await replicated(cluster.replica(0), 'kv');

@@ -18,7 +18,7 @@ let work: string;
 const routers: Router[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 0, replicas: 1, failover: false });
+  cluster = await startCluster({ monitoring: false, servers: 0, replicas: 1, failover: false });
   work = mkdtempSync(join(tmpdir(), 'rwsplit-router-tls-'));
 });
 

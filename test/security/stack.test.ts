@@ -22,7 +22,7 @@ let cluster: Cluster;
 let work: string;
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 2, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
   work = mkdtempSync(join(tmpdir(), 'rwsplit-security-'));
 });
 

@@ -75,7 +75,8 @@ export interface ClusterOptions {
   readonly publicName?: string;
   /**
    * The monitoring host: Prometheus with the alert rules, Alertmanager, an alert receiver, mysqld and
-   * blackbox exporters (`cluster.monitoring`). Default: off (`npm start` turns it on; `--no-monitoring`).
+   * blackbox exporters (`cluster.monitoring`). Default: on (`--no-monitoring` for `npm start`); a suite
+   * that does not test it passes `false` and spares the machine its processes.
    */
   readonly monitoring?: boolean;
 }
@@ -344,6 +345,6 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     semiSync: resolveSemiSync(options.semiSync, replicas),
     failover: resolveFailover(options.failover, replicas),
     publicName: resolvePublicName(options.publicName),
-    monitoring: options.monitoring ?? false,
+    monitoring: options.monitoring ?? true,
   });
 }

@@ -21,6 +21,7 @@ describe('resolveOptions', () => {
       balance: 'roundrobin',
       mode: 'active-active',
       keepState: false,
+      monitoring: true,
       startTimeoutMs: 30_000,
       ports: { mariadb: 3306, app: 3000, nginx: 8080, lbHttp: 8080, lbHttps: 8443, lbStats: 8404 },
     });
