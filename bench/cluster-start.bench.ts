@@ -2,6 +2,7 @@
 // Not a timed test: numbers for the README and the closing note.
 import { readFileSync } from 'node:fs';
 import { startCluster } from '@rwsplit/cluster';
+import { NOTES_APP } from '../test/support/notes-app.js';
 import { processesUsing } from '../test/support/processes.js';
 
 const ROUNDS = 5;
@@ -30,7 +31,7 @@ function rssKiB(pid: number): number {
 
 async function timeStart(servers: number): Promise<{ ms: number; rss: Map<string, number[]> }> {
   const started = process.hrtime.bigint();
-  const cluster = await startCluster({ monitoring: false, servers, replicas: 1 });
+  const cluster = await startCluster({ monitoring: false, servers, replicas: 1, app: NOTES_APP });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const rss = new Map<string, number[]>();
   for (const pid of processesUsing(cluster.stateDir)) {

@@ -19,6 +19,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { fetchText } from '../test/support/https.js';
+import { NOTES_APP } from '../test/support/notes-app.js';
 
 /** A request as autocannon builds it; `setupRequest` returns a changed copy. */
 interface CannonRequest {
@@ -339,7 +340,7 @@ export async function run(): Promise<{ title: string; markdown: string }> {
   };
   // Other work on the box (other clusters, other benches) moves these numbers: record how busy it was.
   const loadBefore = loadavg()[0] ?? Number.NaN;
-  const cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
+  const cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1, app: NOTES_APP });
   try {
     const ids = await seedNotes(cluster);
     const lb: Target = {

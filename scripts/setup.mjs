@@ -10,8 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-// binary → Debian package that provides it; the harness reads the same file to name the package to install.
-const SYSTEM_BINARIES = JSON.parse(readFileSync(join(root, 'scripts', 'system-packages.json'), 'utf8'));
+// binary → Debian package that provides it. The file ships in @rwsplit/cluster, whose harness reads it to
+// name the package to install; plain fs, as this runs before node_modules exists.
+const SYSTEM_BINARIES = JSON.parse(
+  readFileSync(join(root, 'packages', 'cluster', 'system-packages.json'), 'utf8'),
+);
 const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
 function fail(message) {

@@ -7,6 +7,8 @@ import { fetchText } from '../support/https.js';
 import { processesUsing } from '../support/processes.js';
 
 const CLI = ['--conditions=source', '--import', 'tsx', 'packages/cluster/src/cli.ts'];
+// The package's bin runs no app of its own: the caller names one (`npm start` passes the notes app).
+const ECHO_FLAG = ['--app', ECHO_APP.command.join(' ')];
 
 async function failedStart(options: Parameters<typeof startCluster>[0]): Promise<ClusterError> {
   const error = await startCluster(options).then(
@@ -98,7 +100,7 @@ describe('cluster lifecycle', () => {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`the CLI stops every process it started on ${signal}`, async () => {
-      const { child, endpoints } = await startCli(['--servers', '1', '--replicas', '1']);
+      const { child, endpoints } = await startCli(['--servers', '1', '--replicas', '1', ...ECHO_FLAG]);
       try {
         expect(processesUsing(endpoints.stateDir).length).toBeGreaterThanOrEqual(5);
         const exited = once(child, 'exit');
@@ -113,6 +115,19 @@ describe('cluster lifecycle', () => {
       }
     });
   }
+
+  it('the CLI refuses servers without an app, naming the flag and the way out', async () => {
+    const child = spawn(process.execPath, [...CLI, '--servers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(stderr).toContain('invalid cluster option app: required with servers: 1');
+    expect(stderr).toContain('servers: 0 for a database-only cluster');
+    expect(stderr).toContain('--app');
+  });
 
   it('the CLI rejects a bad flag naming the allowed values', async () => {
     const child = spawn(process.execPath, [...CLI, '--balance', 'random'], {

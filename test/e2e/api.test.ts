@@ -3,6 +3,7 @@
 // consistency cookie like a browser, so it reads its own writes whichever server answers.
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOTES_APP } from '../support/notes-app.js';
 import { inParallel } from '../support/parallel.js';
 import { CookieJar, collectServedBy, LbClient, type Reply } from './support/client.js';
 
@@ -33,7 +34,7 @@ let cluster: Cluster;
 let lb: LbClient;
 
 beforeAll(async () => {
-  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1, app: NOTES_APP });
   lb = LbClient.forCluster(cluster, { jar: new CookieJar() });
 });
 

@@ -7,6 +7,7 @@ import { type Cluster, startCluster } from '@rwsplit/cluster';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/chromium.js';
+import { NOTES_APP } from '../support/notes-app.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
@@ -14,7 +15,7 @@ let cluster: Cluster;
 let browser: Browser;
 
 beforeAll(async () => {
-  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1, app: NOTES_APP });
   browser = await launchChromium();
 }, 120_000);
 

@@ -2,8 +2,9 @@
 // the other, over TLS through HAProxy, while the replica runs 2 s behind. With the consistency cookie
 // the read sees the write (the router waits for the replica or reads from the primary); without it the
 // read goes to the lagging replica and misses the write.
-import { type Cluster, NOTES_APP, startCluster } from '@rwsplit/cluster';
+import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOTES_APP } from '../support/notes-app.js';
 import { CookieJar, LbClient } from './support/client.js';
 
 const DELAY_MS = 2_000;

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchText } from '../support/https.js';
+import { NOTES_APP } from '../support/notes-app.js';
 import { LbClient, type SendOptions } from './support/client.js';
 
 const WAIT_TIMEOUT_MS = 20_000;
@@ -18,7 +19,7 @@ let cluster: Cluster;
 let lb: LbClient;
 
 beforeAll(async () => {
-  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1, app: NOTES_APP });
   lb = LbClient.forCluster(cluster);
 });
 

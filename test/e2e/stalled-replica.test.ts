@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOTES_APP } from '../support/notes-app.js';
 import { LbClient } from './support/client.js';
 
 const STALL_MS = 4_000;
@@ -14,7 +15,7 @@ let cluster: Cluster;
 let lb: LbClient;
 
 beforeAll(async () => {
-  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1, app: NOTES_APP });
   lb = LbClient.forCluster(cluster);
 });
 

@@ -7,6 +7,7 @@ import type { FiringAlert } from '../../examples/notes-app/src/dashboard/firing-
 import { until } from '../consistency/support/wait.js';
 import { launchChromium } from '../support/chromium.js';
 import { fetchText } from '../support/https.js';
+import { NOTES_APP } from '../support/notes-app.js';
 
 let cluster: Cluster;
 
@@ -15,7 +16,13 @@ beforeAll(async () => {
   // correctly, for a primary that was read-only for several seconds (and the heartbeat lag that follows),
   // most likely the managers' fast default detection (3 failed probes 250 ms apart) starting a failover
   // in a disk stall and taking it back. Slower detection keeps such a stall from becoming a fault here.
-  cluster = await startCluster({ servers: 2, replicas: 1, monitoring: true, failover: { failAfter: 12 } });
+  cluster = await startCluster({
+    servers: 2,
+    replicas: 1,
+    app: NOTES_APP,
+    monitoring: true,
+    failover: { failAfter: 12 },
+  });
 }, 180_000);
 
 afterAll(async () => {

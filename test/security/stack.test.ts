@@ -14,6 +14,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSigned } from '../support/certificates.js';
 import { fetchText, type HttpResponse } from '../support/https.js';
+import { NOTES_APP } from '../support/notes-app.js';
 import { type AccountRow, openAccounts, plainTextAccounts, wildcardAccounts } from './support/accounts.js';
 import { trickle } from './support/raw-https.js';
 import { handshake, TLS_CASES } from './support/tls-probe.js';
@@ -22,7 +23,7 @@ let cluster: Cluster;
 let work: string;
 
 beforeAll(async () => {
-  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1 });
+  cluster = await startCluster({ monitoring: false, servers: 2, replicas: 1, app: NOTES_APP });
   work = mkdtempSync(join(tmpdir(), 'rwsplit-security-'));
 });
 

@@ -5,9 +5,10 @@ import { ClusterError } from './errors.js';
 // Debian puts daemons in sbin, which is not on a normal user's PATH.
 const EXTRA_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
-// The one binary → Debian package list, shared with the set-up script that installs them.
+// The one binary → Debian package list, shipped in this package (beside `src/` and `dist/`) and read by
+// the repository's set-up script that installs them.
 const PACKAGE_OF = JSON.parse(
-  readFileSync(new URL('../../../scripts/system-packages.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../system-packages.json', import.meta.url), 'utf8'),
 ) as Record<string, string>;
 
 const found = new Map<string, string>();
@@ -29,7 +30,7 @@ export function findBinary(name: string): string {
   }
   const pkg = PACKAGE_OF[name] ?? name;
   throw new ClusterError(
-    `${name} not found on PATH or in ${EXTRA_DIRS.join(', ')}; run \`npm test\` or \`npm start\` once (they install it) or: sudo apt-get install -y ${pkg}`,
+    `${name} not found on PATH or in ${EXTRA_DIRS.join(', ')}; install it: sudo apt-get install -y ${pkg} (in the rwsplit repository, \`npm start\` or \`npm test\` does that once)`,
     'CLUSTER_MISSING_BINARY',
   );
 }

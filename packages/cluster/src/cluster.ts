@@ -31,24 +31,12 @@ import { forgetCluster, trackCluster } from './signals.js';
 import { renderTemplateText } from './templates.js';
 import { waitFor } from './wait.js';
 
-const NOTES_APP_DIR = fileURLToPath(new URL('../../../examples/notes-app/', import.meta.url));
-
 /**
- * The app every server runs unless told otherwise: examples/notes-app, from its TypeScript source
- * (`--import tsx` resolves from `cwd`), with Nginx serving its dashboard files.
+ * A dependency-free app for harness tests (and a cluster to try the topology with): echoes the request it
+ * got and says which server it is. Shipped in this package's `apps/`, found beside `src/` and `dist/` alike.
  */
-export const NOTES_APP: AppSpec = {
-  command: [process.execPath, '--conditions=source', '--import', 'tsx', join(NOTES_APP_DIR, 'src/main.ts')],
-  cwd: NOTES_APP_DIR,
-  staticDir: join(NOTES_APP_DIR, 'public'),
-  // The detailed status (node addresses, probe errors) and the firing alerts (whose labels name hosts)
-  // are for the app's own address only.
-  internalPaths: ['/metrics', '/internal/status', '/internal/alerts'],
-};
-
-/** A dependency-free app for harness tests: echoes the request it got and says which server it is. */
 export const ECHO_APP: AppSpec = {
-  command: [process.execPath, fileURLToPath(new URL('../../../test/fixtures/echo-app.mjs', import.meta.url))],
+  command: [process.execPath, fileURLToPath(new URL('../apps/echo-app.mjs', import.meta.url))],
 };
 
 /** Where to reach the load balancer (only clusters with servers have one). */
@@ -364,7 +352,9 @@ class RunningCluster implements Cluster {
     await this.bootFailover();
     // The monitoring host's ports first: the apps are told where Alertmanager will answer.
     const monitoringPorts = this.options.monitoring ? await this.claimMonitoringPorts() : undefined;
-    if (this.options.servers > 0) await this.bootServers(monitoringPorts);
+    // resolveOptions has made sure there is an app whenever there are servers to run it.
+    const { servers, app } = this.options;
+    if (servers > 0 && app !== undefined) await this.bootServers(app, monitoringPorts);
     if (monitoringPorts !== undefined) await this.bootMonitoring(monitoringPorts);
   }
 
@@ -514,7 +504,10 @@ class RunningCluster implements Cluster {
     await this.managers.start(options.startTimeoutMs);
   }
 
-  private async bootServers(monitoringPorts: MonitoringHostConfig['ports'] | undefined): Promise<void> {
+  private async bootServers(
+    app: AppSpec,
+    monitoringPorts: MonitoringHostConfig['ports'] | undefined,
+  ): Promise<void> {
     const { options, hostModel } = this;
     const lbHost = hostModel.address(HOST_OCTETS.lb);
     const lbInternalHost = hostModel.address(HOST_OCTETS.lbInternal);
@@ -555,7 +548,7 @@ class RunningCluster implements Cluster {
           appPort: await hostModel.claimPort(host, options.ports.app),
           nginxPort: await hostModel.claimPort(host, options.ports.nginx),
           nginxStatusPort: await hostModel.claimPort(host, 8081),
-          app: options.app ?? NOTES_APP,
+          app,
           appEnv,
           startTimeoutMs: options.startTimeoutMs,
           lb: () => this.loadBalancer,
@@ -654,8 +647,9 @@ class RunningCluster implements Cluster {
 }
 
 function checkBinaries(options: ResolvedOptions): void {
-  const needed = ['setpriv', 'mariadbd', 'mariadb-install-db'];
-  if (options.servers > 0) needed.push('haproxy', 'nginx', 'openssl');
+  // openssl makes the cluster CA, which every cluster has (the database nodes serve TLS only).
+  const needed = ['setpriv', 'openssl', 'mariadbd', 'mariadb-install-db'];
+  if (options.servers > 0) needed.push('haproxy', 'nginx');
   if (options.monitoring) {
     needed.push(
       'prometheus',

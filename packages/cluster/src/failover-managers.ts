@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { callApi, type ManagerStatus } from '@rwsplit/failover';
+import { dirname, join } from 'node:path';
+import { callApi, FAILOVER_CLI, type ManagerStatus } from '@rwsplit/failover';
 import { type ClusterCa, issueCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
 import { ManagedProcess } from './managed-process.js';
@@ -10,8 +9,15 @@ import type { MariaDbNode } from './mariadb-node.js';
 import type { Credentials, ResolvedOptions } from './options.js';
 import { waitFor } from './wait.js';
 
-const REPO_DIR = fileURLToPath(new URL('../../../', import.meta.url));
-const FAILOVER_CLI = join(REPO_DIR, 'packages/failover/src/cli.ts');
+/**
+ * How to run the managers' program: the one of the `@rwsplit/failover` this module loaded. Installed, that
+ * is its build, for plain Node. In the repository the `source` condition loads its TypeScript, which runs
+ * through the workspace's tsx (`--import` resolves from `cwd`, the package's own directory, whose
+ * ancestors' node_modules hold it) with the same condition for its own imports.
+ */
+const FAILOVER_ARGS: readonly string[] = FAILOVER_CLI.endsWith('.ts')
+  ? ['--conditions=source', '--import', 'tsx', FAILOVER_CLI]
+  : [FAILOVER_CLI];
 
 /** One failover manager the harness runs, as a test sees it. */
 export interface FailoverManagerHandle {
@@ -58,9 +64,9 @@ class ManagerProcess implements FailoverManagerHandle {
     this.process = new ManagedProcess({
       name: id,
       command: process.execPath,
-      args: ['--conditions=source', '--import', 'tsx', FAILOVER_CLI, 'run', '--config', configFile],
+      args: [...FAILOVER_ARGS, 'run', '--config', configFile],
       logFile,
-      cwd: REPO_DIR,
+      cwd: dirname(FAILOVER_CLI),
     });
   }
 

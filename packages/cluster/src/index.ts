@@ -5,9 +5,9 @@ export {
   type ClusterEndpoints,
   ECHO_APP,
   type LoadBalancerEndpoints,
-  NOTES_APP,
   startCluster,
 } from './cluster.js';
+export { type CliDefaults, runCli } from './command-line.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';
 export type { FailoverManagerHandle } from './failover-managers.js';
 export type { HostModel } from './host-model.js';

@@ -68,7 +68,7 @@ function scope(target: MonitoredTarget): { name: string; target: string } {
 const SCRAPE_INTERVAL = '1s';
 
 /**
- * The monitoring host: Prometheus (scrapes every part, evaluates `docker/prometheus/rules`),
+ * The monitoring host: Prometheus (scrapes every part, evaluates `templates/prometheus/rules`),
  * Alertmanager (routes every alert to the receiver), the receiver (records what would page someone),
  * a mysqld_exporter per database node, the blackbox exporter probing the public address, and the node
  * exporter. Each a process the harness owns.

@@ -30,7 +30,7 @@ export interface AppSpec {
   readonly internalPaths?: readonly string[];
 }
 
-/** Everything `startCluster` accepts. Every field is optional; defaults in the comments. */
+/** Everything `startCluster` accepts. Every field but `app` (with servers) is optional; defaults in the comments. */
 export interface ClusterOptions {
   /** App servers (each Nginx + app) behind HAProxy, 0..2. 0 = database only, no LB. Default 2. */
   readonly servers?: number;
@@ -40,7 +40,10 @@ export interface ClusterOptions {
   readonly balance?: Balance;
   /** `active-passive` makes server-2 an HAProxy `backup`. Default `active-active`. */
   readonly mode?: LbMode;
-  /** The app each server runs. Default: `NOTES_APP`, the notes app in examples/notes-app. */
+  /**
+   * The app each server runs: required when `servers` > 0 (the harness ships none but `ECHO_APP`, a
+   * dependency-free echo server for trying the topology). Ignored by a database-only cluster.
+   */
   readonly app?: AppSpec;
   /** Preferred ports; a taken one is replaced by a free one on the same address. */
   readonly ports?: Partial<ClusterPorts>;
@@ -127,6 +130,7 @@ export interface ResolvedOptions {
   readonly replicas: number;
   readonly balance: Balance;
   readonly mode: LbMode;
+  /** Always set when `servers` > 0. */
   readonly app: AppSpec | undefined;
   readonly ports: ClusterPorts;
   readonly credentials: ClusterCredentialOptions;
@@ -275,7 +279,10 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   const mode = oneOf('mode', options.mode, MODES, 'active-active');
   if (mode === 'active-passive' && servers < 2) invalid('mode', 'active-passive needs servers: 2');
   const app = options.app;
-  if (app !== undefined && (!Array.isArray(app.command) || app.command.length === 0)) {
+  if (
+    app !== undefined &&
+    (typeof app !== 'object' || app === null || !Array.isArray(app.command) || app.command.length === 0)
+  ) {
     invalid('app.command', 'expected a non-empty array such as ["node", "server.js"]');
   }
   // Both are rendered into nginx.conf: only plain absolute paths, so nothing can change the config's
@@ -321,7 +328,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
       `expected an absolute path of letters, digits and . _ - / + @ = , (also RWSPLIT_STATE_ROOT), got ${JSON.stringify(stateRoot)}`,
     );
   }
-  return Object.freeze({
+  const resolved: ResolvedOptions = {
     servers,
     replicas,
     balance: oneOf('balance', options.balance, BALANCES, 'roundrobin'),
@@ -346,5 +353,13 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     failover: resolveFailover(options.failover, replicas),
     publicName: resolvePublicName(options.publicName),
     monitoring: options.monitoring ?? true,
-  });
+  };
+  // Checked after every other option, so a wrong value elsewhere is named first.
+  if (servers > 0 && app === undefined) {
+    invalid(
+      'app',
+      `required with servers: ${servers}${options.servers === undefined ? ' (the default)' : ''}; pass the AppSpec each server runs ({ command, cwd, env, staticDir, internalPaths }; ECHO_APP is a dependency-free one), or servers: 0 for a database-only cluster`,
+    );
+  }
+  return Object.freeze(resolved);
 }

@@ -2,8 +2,11 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ClusterError } from './errors.js';
 
-/** The one template set, shared with the Docker path: `docker/` at the repository root. */
-export const TEMPLATE_DIR = fileURLToPath(new URL('../../../docker/', import.meta.url));
+/**
+ * The one template set: `templates/` in this package, beside `src/` and `dist/`, so the same URL finds it
+ * from the TypeScript (in the repository, through the `source` condition) and from the build (installed).
+ */
+export const TEMPLATE_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
 
 export type TemplateValue = string | number | boolean | undefined | readonly TemplateScope[];
 export interface TemplateScope {
@@ -59,7 +62,7 @@ function lookup(scope: TemplateScope, name: string, source: string): TemplateVal
   return scope[name];
 }
 
-/** Renders `docker/<relativePath>` into `target`; `mode` 0o600 for a file that holds a secret. */
+/** Renders `templates/<relativePath>` into `target`; `mode` 0o600 for a file that holds a secret. */
 export function renderTemplateFile(
   relativePath: string,
   scope: TemplateScope,
@@ -72,7 +75,7 @@ export function renderTemplateFile(
   chmodSync(target, mode);
 }
 
-/** Renders `docker/<relativePath>` to a string (SQL scripts run through a connection). */
+/** Renders `templates/<relativePath>` to a string (SQL scripts run through a connection). */
 export function renderTemplateText(relativePath: string, scope: TemplateScope): string {
   return renderTemplate(readFileSync(TEMPLATE_DIR + relativePath, 'utf8'), scope, relativePath);
 }

@@ -28,7 +28,7 @@ const PROMTOOL_TIMEOUT_MS = 30_000;
 
 const alertNames = (text: string) => [...text.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
 
-describe('alert rules (docker/prometheus/rules)', { timeout: PROMTOOL_TIMEOUT_MS }, () => {
+describe('alert rules (templates/prometheus/rules)', { timeout: PROMTOOL_TIMEOUT_MS }, () => {
   it('pass promtool check rules', async () => {
     const result = await promtool('check', 'rules', RULES);
     expect(result.code, result.output).toBe(0);

@@ -12,9 +12,12 @@ function rejection(options: unknown): ClusterError {
   throw new Error('expected the options to be rejected');
 }
 
+// The one option without a default when there are servers (the default is two).
+const APP = { command: ['node', 'server.js'] };
+
 describe('resolveOptions', () => {
   it('fills in the documented defaults', () => {
-    const resolved = resolveOptions();
+    const resolved = resolveOptions({ app: APP });
     expect(resolved).toMatchObject({
       servers: 2,
       replicas: 1,
@@ -31,11 +34,13 @@ describe('resolveOptions', () => {
   });
 
   it('generates a different password per cluster', () => {
-    expect(resolveOptions().credentials.app.password).not.toBe(resolveOptions().credentials.app.password);
+    expect(resolveOptions({ servers: 0 }).credentials.app.password).not.toBe(
+      resolveOptions({ servers: 0 }).credentials.app.password,
+    );
   });
 
   it('generates every password, 144 random bits each, and a failover account of its own', () => {
-    const { credentials } = resolveOptions();
+    const { credentials } = resolveOptions({ servers: 0 });
     const passwords = [
       credentials.app,
       credentials.admin,
@@ -50,9 +55,27 @@ describe('resolveOptions', () => {
   });
 
   it('takes a public name for the redirect and the certificate, by default none (the LB address)', () => {
-    expect(resolveOptions().publicName).toBeUndefined();
-    expect(resolveOptions({ publicName: 'notes.example.org' }).publicName).toBe('notes.example.org');
-    expect(resolveOptions({ publicName: '198.18.0.10' }).publicName).toBe('198.18.0.10');
+    expect(resolveOptions({ app: APP }).publicName).toBeUndefined();
+    expect(resolveOptions({ app: APP, publicName: 'notes.example.org' }).publicName).toBe(
+      'notes.example.org',
+    );
+    expect(resolveOptions({ app: APP, publicName: '198.18.0.10' }).publicName).toBe('198.18.0.10');
+  });
+
+  it('requires the app the servers run, as the harness ships none, and none for a database-only cluster', () => {
+    for (const options of [{}, { servers: 1 }]) {
+      const error = rejection(options);
+      expect(error.code).toBe('CLUSTER_INVALID_OPTION');
+      expect(error.message).toContain('option app: required with servers:');
+      expect(error.message).toContain('servers: 0 for a database-only cluster');
+    }
+    expect(rejection({}).message).toContain('servers: 2 (the default)');
+    expect(resolveOptions({ servers: 0 }).app).toBeUndefined();
+  });
+
+  it('names a wrong option before the missing app', () => {
+    expect(rejection({ balance: 'random' }).message).toContain('option balance');
+    expect(rejection({ publicName: 'a b' }).message).toContain('option publicName');
   });
 
   it.each([
@@ -64,6 +87,7 @@ describe('resolveOptions', () => {
     [{ mode: 'hot-standby' }, 'mode', 'active-active | active-passive'],
     [{ mode: 'active-passive', servers: 1 }, 'mode', 'servers: 2'],
     [{ app: { command: [] } }, 'app.command', 'non-empty array'],
+    [{ app: null }, 'app.command', 'non-empty array'],
     [{ app: { command: ['node'], staticDir: 'public' } }, 'app.staticDir', 'absolute'],
     [{ app: { command: ['node'], staticDir: '/srv/$host' } }, 'app.staticDir', 'absolute'],
     [{ app: { command: ['node'], staticDir: '/srv/a; root /' } }, 'app.staticDir', 'absolute'],

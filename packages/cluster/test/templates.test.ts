@@ -49,7 +49,7 @@ describe('renderTemplate', () => {
     expect(() => renderTemplate('{{#servers}} x', { servers: [] })).toThrow('never closed');
   });
 
-  it('every template under docker/ names only values the harness provides', () => {
+  it('every template under templates/ names only values the harness provides', () => {
     // A cheap guard that the one template set stays renderable: each tag is a plain identifier.
     for (const dir of readdirSync(TEMPLATE_DIR)) {
       for (const file of readdirSync(join(TEMPLATE_DIR, dir)).filter((f) => f.endsWith('.tmpl'))) {

@@ -1,4 +1,5 @@
 export { type ApiAnswer, type ApiCall, callApi } from './api-client.js';
+export { FAILOVER_CLI } from './cli-path.js';
 export {
   type ApiTlsConfig,
   DEFAULTS,
