@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
-import { httpStatus } from './http-probe.js';
+import { type HostAccess, LOCAL_ACCESS, statusFrom } from './host-access.js';
 import type { LoadBalancer } from './load-balancer.js';
 import { type ExitStatus, ManagedProcess } from './managed-process.js';
 import type { AppSpec } from './options.js';
@@ -52,6 +52,8 @@ class ServiceProcess implements ProcessControl {
     private readonly process: ManagedProcess,
     private readonly readyPath: string,
     private readonly timeoutMs: number,
+    /** Its host's: readiness is asked from there (under netns, from inside the host's namespace). */
+    private readonly access: HostAccess,
     private readonly beforeStart: () => void = () => {},
   ) {
     this.url = `http://${host}:${port}`;
@@ -71,7 +73,8 @@ class ServiceProcess implements ProcessControl {
     this.beforeStart();
     this.process.start();
     await waitFor(
-      async () => ((await httpStatus(`${this.url}${this.readyPath}`)) === 200 ? true : undefined),
+      async () =>
+        (await statusFrom(this.access, `${this.url}${this.readyPath}`)) === 200 ? true : undefined,
       {
         what: `${this.process.name} to answer ${this.readyPath} with 200`,
         timeoutMs: this.timeoutMs,
@@ -112,6 +115,8 @@ export interface ServerConfig {
   readonly startTimeoutMs: number;
   /** Set once the LB exists; servers start before it. */
   readonly lb: () => LoadBalancer | undefined;
+  /** How the harness starts processes on this server's host and probes them there. Default: here. */
+  readonly access?: HostAccess;
 }
 
 export class AppServerHost implements Server {
@@ -127,13 +132,15 @@ export class AppServerHost implements Server {
     this.nginxStatusUrl = `http://${config.host}:${config.nginxStatusPort}/stub_status`;
     const [command = 'node', ...args] = config.app.command;
     const readyPath = config.app.readyPath ?? '/readyz';
+    const access = config.access ?? LOCAL_ACCESS;
+    const appLine = access.launch(command, args);
     this.app = new ServiceProcess(
       config.host,
       config.appPort,
       new ManagedProcess({
         name: `${config.name} app`,
-        command,
-        args,
+        command: appLine.command,
+        args: appLine.args,
         logFile: join(config.dir, 'app.log'),
         env: {
           ...process.env,
@@ -147,20 +154,30 @@ export class AppServerHost implements Server {
       }),
       readyPath,
       config.startTimeoutMs,
+      access,
     );
     const nginxConfig = join(config.dir, 'nginx.conf');
+    // -e: the compiled-in error log (/var/log/nginx) may not be writable; -p keeps relative paths ours.
+    const nginxLine = access.launch(findBinary('nginx'), [
+      '-p',
+      config.dir,
+      '-c',
+      nginxConfig,
+      '-e',
+      join(config.dir, 'nginx-error.log'),
+    ]);
     this.nginx = new ServiceProcess(
       config.host,
       config.nginxPort,
       new ManagedProcess({
         name: `${config.name} nginx`,
-        command: findBinary('nginx'),
-        // -e: the compiled-in error log (/var/log/nginx) may not be writable; -p keeps relative paths ours.
-        args: ['-p', config.dir, '-c', nginxConfig, '-e', join(config.dir, 'nginx-error.log')],
+        command: nginxLine.command,
+        args: nginxLine.args,
         logFile: join(config.dir, 'nginx.out'),
       }),
       readyPath,
       config.startTimeoutMs,
+      access,
       () => this.renderNginxConfig(nginxConfig),
     );
   }

@@ -640,7 +640,7 @@ class RunningCluster implements Cluster {
       await Promise.all(this.dbNodes.map((node) => node.stop()));
     } finally {
       forgetCluster(this);
-      this.hostModel.release();
+      await this.hostModel.release();
       if (!keepState) rmSync(this.stateDir, { recursive: true, force: true });
     }
   }
@@ -697,7 +697,7 @@ export async function startCluster(options?: ClusterOptions): Promise<Cluster> {
     const ca = await createClusterCa(caDir, `rwsplit ${hostModel.block}`);
     cluster = new RunningCluster(resolved, hostModel, stateDir, ca);
   } catch (error) {
-    hostModel.release();
+    await hostModel.release();
     if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
     throw error;
   }

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterError } from './errors.js';
+import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
 
 /** The hosts of the topology, by the last octet they get in the cluster's block. */
 export const HOST_OCTETS = {
@@ -17,14 +18,19 @@ export const HOST_OCTETS = {
 } as const;
 
 /**
- * Where hosts live and how a port is claimed on one. Today: `loopback` (each host its own 127.X.Y.Z,
- * no root needed). A later `netns` model gives each host a network namespace behind this same interface,
- * so firewalls, partitions and a floating LB address become real without touching the rest of the harness.
+ * Where hosts live, how a port is claimed on one, and how the harness acts on one. `loopback`: each host
+ * its own 127.X.Y.Z of this machine's network stack (no root needed). `netns` (`netns/netns-host-model.ts`):
+ * each host a network namespace on a lab bridge, with its own firewall, so the rest of the harness runs
+ * unchanged while firewalls, partitions and a floating LB address become real.
  */
 export interface HostModel {
-  readonly kind: 'loopback';
-  /** The /24 block this cluster owns, e.g. `127.113.7`. */
+  readonly kind: 'loopback' | 'netns';
+  /** The /24 block this cluster owns, e.g. `127.113.7` or `198.18.40`. */
   readonly block: string;
+  /** Where clients, tests and the harness itself connect from: `127.0.0.1`, or the lab bridge's address. */
+  readonly outside: string;
+  /** How to start a program on the host with this address, and make requests from it. */
+  access(host: string): HostAccess;
   /** Address of the host with the given last octet. */
   address(octet: number): string;
   /** `preferred` if free on `host`, else another free port there (a service bound to 0.0.0.0 takes it). */
@@ -36,8 +42,8 @@ export interface HostModel {
    * hosts have their own network answers with exactly the clients' addresses.
    */
   accountHosts(clients: readonly string[]): readonly string[];
-  /** Lets the block go (its lock); the processes are the harness's to stop first. */
-  release(): void;
+  /** Lets the block go (its lock, and on netns the namespaces); the processes are the harness's to stop first. */
+  release(): Promise<void>;
 }
 
 const LOCK_DIR = join(tmpdir(), 'rwsplit-blocks');
@@ -115,6 +121,7 @@ function canListen(host: string, port: number): Promise<number | undefined> {
 
 export class LoopbackHostModel implements HostModel {
   readonly kind = 'loopback' as const;
+  readonly outside = '127.0.0.1';
   private released = false;
 
   private constructor(readonly block: string) {}
@@ -157,7 +164,11 @@ export class LoopbackHostModel implements HostModel {
     return ['127.0.0.1'];
   }
 
-  release(): void {
+  access(_host: string): HostAccess {
+    return LOCAL_ACCESS;
+  }
+
+  async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     const dir = join(LOCK_DIR, this.block);

@@ -4,7 +4,7 @@ import type { ProcessControl } from './app-server.js';
 import { findBinary } from './binaries.js';
 import type { IssuedCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
-import { httpStatus } from './http-probe.js';
+import { type HostAccess, LOCAL_ACCESS, statusFrom } from './host-access.js';
 import { type ExitStatus, ManagedProcess } from './managed-process.js';
 import type { Balance, Credentials, LbMode } from './options.js';
 import { renderTemplateFile } from './templates.js';
@@ -35,6 +35,10 @@ export interface LoadBalancerConfig {
   readonly caPem: string;
   readonly stats: Credentials;
   readonly startTimeoutMs: number;
+  /** How the harness starts HAProxy on the LB's host and probes it there. Default: here. */
+  readonly access?: HostAccess;
+  /** Its name in logs and errors, `lb-1`. Default `lb`. */
+  readonly name?: string;
 }
 
 /** A backend server's state as HAProxy's runtime API reports it. */
@@ -56,6 +60,8 @@ export class LoadBalancer implements ProcessControl {
   private readonly process: ManagedProcess;
   private readonly socketPath: string;
   private readonly configPath: string;
+  private readonly access: HostAccess;
+  private readonly exitListeners: (() => void)[] = [];
 
   constructor(private readonly config: LoadBalancerConfig) {
     this.host = config.host;
@@ -67,10 +73,12 @@ export class LoadBalancer implements ProcessControl {
     this.prometheusUrl = `https://${config.internalHost}:${config.statsPort}/metrics`;
     this.socketPath = join(config.dir, 'haproxy.sock');
     this.configPath = join(config.dir, 'haproxy.cfg');
+    this.access = config.access ?? LOCAL_ACCESS;
+    const line = this.access.launch(findBinary('haproxy'), ['-db', '-f', this.configPath]);
     this.process = new ManagedProcess({
-      name: 'lb (haproxy)',
-      command: findBinary('haproxy'),
-      args: ['-db', '-f', this.configPath],
+      name: `${config.name ?? 'lb'} (haproxy)`,
+      command: line.command,
+      args: line.args,
       logFile: join(config.dir, 'haproxy.log'),
     });
   }
@@ -133,12 +141,21 @@ export class LoadBalancer implements ProcessControl {
       0o600,
     );
     this.process.start();
-    const listening = async () => (await httpStatus(this.prometheusUrl, 1_000, config.caPem)) === 200;
+    void this.process.exited().then(() => {
+      for (const listener of this.exitListeners) listener();
+    });
+    const listening = async () =>
+      (await statusFrom(this.access, this.prometheusUrl, 1_000, config.caPem)) === 200;
     await waitFor(async () => ((await listening()) ? true : undefined), {
       what: 'HAProxy to listen',
       timeoutMs: config.startTimeoutMs,
       abortIf: () => this.process.deathReason(),
     });
+  }
+
+  /** Calls `listener` whenever HAProxy exits (a crash, a kill, a stop): what `BindsTo=` units hang on. */
+  onExit(listener: () => void): void {
+    this.exitListeners.push(listener);
   }
 
   /** Waits until HAProxy's own checks see every backend UP (they start DOWN until `rise` checks pass). */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { findBinary } from './binaries.js';
 import { ClusterError } from './errors.js';
+import { HERE, type Launcher } from './host-access.js';
 import { ManagedProcess, runCommand, tailFile } from './managed-process.js';
 import { databaseServiceUser, handOver, harnessUserName, type ServiceUser } from './service-user.js';
 import { renderTemplateFile, renderTemplateText } from './templates.js';
@@ -90,6 +91,8 @@ export interface MariaDbNodeConfig {
    * makes it writable at boot, a manager after that), so a crashed primary never comes back writable.
    */
   readonly managed: boolean;
+  /** How to start the server on the node's host. Default: here (loopback). */
+  readonly launch?: Launcher;
 }
 
 const ADMIN_TIMEOUT_MS = 5_000;
@@ -131,10 +134,15 @@ export class MariaDbNode implements DbNode {
       errorLog: join(config.dir, 'error.log'),
       pid: join(config.dir, 'mariadb.pid'),
     };
+    // On the node's own host: its namespace under the netns model (the server binds the node's address).
+    const line = (config.launch ?? HERE)(findBinary('mariadbd'), [
+      `--defaults-file=${this.paths.config}`,
+      ...this.userArgs(),
+    ]);
     this.process = new ManagedProcess({
       name: config.name,
-      command: findBinary('mariadbd'),
-      args: [`--defaults-file=${this.paths.config}`, ...this.userArgs()],
+      command: line.command,
+      args: line.args,
       logFile: join(config.dir, 'mariadbd.out'),
     });
   }

@@ -1,0 +1,71 @@
+import { callApi } from '@rwsplit/failover';
+import { runCommand } from './managed-process.js';
+
+/** A program and its arguments, ready to spawn. */
+export interface CommandLine {
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+/** How to start a program on one host: as it is on loopback, inside the host's namespace on netns. */
+export type Launcher = (command: string, args: readonly string[]) => CommandLine;
+
+/** The launcher of a host that is this machine's own network stack. */
+export const HERE: Launcher = (command, args) => ({ command, args });
+
+/** An HTTP(S) request the harness makes from a host (its probes, API calls). */
+export interface HostRequest {
+  readonly method?: 'GET' | 'POST';
+  /** Sent as `Authorization: Bearer`. */
+  readonly token?: string | undefined;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** PEM that an `https:` URL must chain to (the cluster CA); never accepted unverified. */
+  readonly ca?: string | undefined;
+  readonly timeoutMs: number;
+}
+
+/** Its status and body (parsed when JSON, else undefined). */
+export interface HostAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** Makes a request from a host: from here on loopback; from inside its namespace on netns. */
+export type HostClient = (url: string, request: HostRequest) => Promise<HostAnswer>;
+
+/** The client of a host that is this machine's own network stack. */
+export const FROM_HERE: HostClient = (url, request) => callApi(url, request);
+
+/** What the harness needs to act on one host. */
+export interface HostAccess {
+  readonly launch: Launcher;
+  readonly request: HostClient;
+}
+
+/** This machine's own network stack, for the loopback model. */
+export const LOCAL_ACCESS: HostAccess = { launch: HERE, request: FROM_HERE };
+
+/** Status of a GET from the host, or undefined if nothing answered within the timeout. */
+export function statusFrom(
+  access: HostAccess,
+  url: string,
+  timeoutMs = 1_000,
+  ca?: string,
+): Promise<number | undefined> {
+  return access.request(url, { timeoutMs, ca }).then(
+    (answer) => answer.status,
+    () => undefined,
+  );
+}
+
+/** Runs a program on the host to its end and returns its output (throws with the output if it fails). */
+export function runOn(
+  access: HostAccess,
+  command: string,
+  args: readonly string[],
+  timeoutMs = 15_000,
+): Promise<string> {
+  const line = access.launch(command, args);
+  return runCommand(line.command, line.args, { timeoutMs });
+}
