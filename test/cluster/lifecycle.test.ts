@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, rmSync } from 'node:fs';
 import { ClusterError, ECHO_APP, liveProcesses, startCluster } from '@rwsplit/cluster';
@@ -26,7 +26,9 @@ function stateDirOf(error: ClusterError): string {
 }
 
 /** Starts the CLI with --json and resolves with the child and the endpoint handle it printed. */
-async function startCli(args: string[]): Promise<{ child: ChildProcess; endpoints: { stateDir: string } }> {
+async function startCli(
+  args: string[],
+): Promise<{ child: ChildProcess; endpoints: { stateDir: string; block: string } }> {
   const child = spawn(process.execPath, [...CLI, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.setEncoding('utf8');
@@ -34,7 +36,7 @@ async function startCli(args: string[]): Promise<{ child: ChildProcess; endpoint
     output += chunk;
     if (output.includes('\n')) break;
   }
-  return { child, endpoints: JSON.parse(output) as { stateDir: string } };
+  return { child, endpoints: JSON.parse(output) as { stateDir: string; block: string } };
 }
 
 describe('cluster lifecycle', () => {
@@ -109,6 +111,13 @@ describe('cluster lifecycle', () => {
         expect(code).toBe(0);
         expect(processesUsing(endpoints.stateDir)).toEqual([]);
         expect(existsSync(endpoints.stateDir)).toBe(false);
+        // As root the CLI puts each host in a network namespace (198.18.0.0/15): none may outlive it.
+        const lab = /^198\.(18|19)\.(\d+)$/.exec(endpoints.block);
+        if (lab) {
+          const prefix = `rwsplit-${(Number(lab[1]) - 18) * 256 + Number(lab[2])}-`;
+          const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+          expect(left.split('\n').filter((line) => line.startsWith(prefix))).toEqual([]);
+        }
       } finally {
         // A failed assertion above must not leave the CLI (and its cluster) running.
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -177,7 +177,7 @@ describe.skipIf(!asRoot)('the netns lab', () => {
         name,
         host: lab.host(name).address,
         port: 3306,
-        exporterPort: 9104,
+        exporterPorts: [9104],
       })),
       monitoring: { name: 'monitoring', host: lab.host('monitoring').address, uiPorts: [9090, 9093] },
     });

@@ -31,9 +31,10 @@ export class AlertReceiver {
   private readonly received: AlertNotification[] = [];
   private server: Server | undefined;
 
+  /** `port` 0: any free port, known once started. */
   constructor(
     readonly host: string,
-    readonly port: number,
+    private port: number,
   ) {}
 
   get url(): string {
@@ -57,6 +58,8 @@ export class AlertReceiver {
       server.once('error', reject);
       server.listen(this.port, this.host, () => resolve());
     });
+    const address = server.address();
+    if (typeof address === 'object' && address !== null) this.port = address.port;
     this.server = server;
   }
 

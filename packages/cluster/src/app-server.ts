@@ -38,7 +38,7 @@ export interface Server {
   /** Nginx's connection counters (`stub_status`), on the server's own address only. */
   readonly nginxStatusUrl: string;
   readonly app: ProcessControl;
-  /** HAProxy stops sending new requests (runtime API `drain`); in-flight ones finish. Undo with undrain(). */
+  /** Every HAProxy stops sending it new requests (runtime API `drain`); in-flight ones finish. Undo with undrain(). */
   drain(): Promise<void>;
   undrain(): Promise<void>;
 }
@@ -113,8 +113,8 @@ export interface ServerConfig {
   /** Topology and credentials handed to the app (`DB_PRIMARY`, `DB_REPLICAS`, `DB_USER` ...). */
   readonly appEnv: Readonly<Record<string, string>>;
   readonly startTimeoutMs: number;
-  /** Set once the LB exists; servers start before it. */
-  readonly lb: () => LoadBalancer | undefined;
+  /** Every load balancer (one, or the pair), once they exist: servers start before them. */
+  readonly lbs: () => readonly LoadBalancer[];
   /** How the harness starts processes on this server's host and probes them there. Default: here. */
   readonly access?: HostAccess;
 }
@@ -192,11 +192,11 @@ export class AppServerHost implements Server {
   }
 
   async drain(): Promise<void> {
-    await this.config.lb()?.setServerState(this.name, 'drain');
+    await Promise.all(this.config.lbs().map((lb) => lb.setServerState(this.name, 'drain')));
   }
 
   async undrain(): Promise<void> {
-    await this.config.lb()?.setServerState(this.name, 'ready');
+    await Promise.all(this.config.lbs().map((lb) => lb.setServerState(this.name, 'ready')));
   }
 
   private renderNginxConfig(target: string): void {

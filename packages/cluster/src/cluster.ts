@@ -16,9 +16,15 @@ import { ClusterError } from './errors.js';
 import { type FailoverManagerHandle, FailoverManagers } from './failover-managers.js';
 import { isAhead, mostAdvanced } from './gtid-order.js';
 import { HOST_OCTETS, type HostModel, LoopbackHostModel } from './host-model.js';
+import type { Keepalived } from './keepalived.js';
+import { LbPair } from './lb-pair.js';
 import { LoadBalancer } from './load-balancer.js';
 import { type DbNode, MariaDbNode, type NodeTls as MariaDbNodeTls } from './mariadb-node.js';
 import { alertmanagerUrl, MonitoringHost, type MonitoringHostConfig } from './monitoring-host.js';
+import type { FirewallPlan } from './netns/firewall.js';
+import type { LabHostSpec } from './netns/lab.js';
+import { NetnsHostModel } from './netns/netns-host-model.js';
+import { addLatency, dropOneWay, linkDown, type NetworkFault, partition } from './netns/network-faults.js';
 import {
   type AppSpec,
   type ClusterOptions,
@@ -73,6 +79,34 @@ export interface MonitoringEndpoints {
   firingAlerts(): Promise<string[]>;
 }
 
+/** One host of the LB pair (netns): its processes and its faults. */
+export interface LbHostHandle {
+  readonly name: string;
+  /** Its own address (VRRP, stats, metrics). */
+  readonly host: string;
+  readonly haproxy: ProcessControl;
+  readonly keepalived: Pick<Keepalived, 'pid' | 'running' | 'kill' | 'terminate' | 'restart'>;
+  /** Its HAProxy's stats and Prometheus exporter (for the monitoring host; closed from outside). */
+  readonly statsUrl: string;
+  readonly prometheusUrl: string;
+  /** True while it holds the floating address. */
+  holdsFloatingAddress(): Promise<boolean>;
+  /** Takes its link down (undo the returned fault). */
+  linkDown(): Promise<NetworkFault>;
+}
+
+/** The lab's network faults (netns); hosts by name (`server-1`) or address. Each returns its undo. */
+export interface NetworkFaults {
+  readonly hosts: readonly { readonly name: string; readonly address: string }[];
+  /** Both directions, established connections included. */
+  partition(a: readonly string[], b: readonly string[]): Promise<NetworkFault>;
+  /** Packets from `from` to `to` are lost (`percent`, default 100). */
+  dropOneWay(from: readonly string[], to: readonly string[], percent?: number): Promise<NetworkFault>;
+  linkDown(host: string): Promise<NetworkFault>;
+  /** `delayMs` added each way between `from` and `to:port`. */
+  addLatency(from: string, to: string, port: number, delayMs: number): Promise<NetworkFault>;
+}
+
 /** TLS settings for a database client, spreadable into mysql2's and the router's `connection`. */
 export interface DatabaseTls {
   /** The cluster CA (PEM): every node's certificate is issued by it for the node's address. */
@@ -121,8 +155,17 @@ export interface Cluster {
   readonly secretsFile: string;
   /** Throws for a database-only cluster (`servers: 0`), which has no LB. */
   readonly lb: LoadBalancerEndpoints;
-  /** The load balancer's HAProxy process, for faults (`kill`, `pause`, `restart` ...). Throws without servers. */
+  /**
+   * The load balancer's HAProxy process, for faults (`kill`, `pause`, `restart` ...); under netns, the one
+   * holding the floating address when asked. Throws without servers.
+   */
   readonly haproxy: ProcessControl;
+  /** The LB hosts under netns (`lb-1`, `lb-2`: HAProxy, keepalived, link faults); empty on loopback. */
+  readonly lbHosts: readonly LbHostHandle[];
+  /** The lab under netns: its network faults (partition, loss, link down, latency). Throws on loopback. */
+  readonly network: NetworkFaults;
+  /** The LB host holding the floating address now (netns); waits up to `timeoutMs` for exactly one. */
+  activeLbHost(timeoutMs?: number): Promise<LbHostHandle>;
   readonly servers: readonly Server[];
   server(index: number): Server;
   /** Every DB node in start order: `db-primary`, `db-replica-1`, ... (names stay; roles may change). */
@@ -162,7 +205,13 @@ export interface Cluster {
 class RunningCluster implements Cluster {
   readonly dbNodes: MariaDbNode[] = [];
   readonly servers: AppServerHost[] = [];
+  /** The LB (loopback), or the pair's first (netns): endpoints and runtime commands. */
   private loadBalancer: LoadBalancer | undefined;
+  /** Every HAProxy: the one, or both of the pair. */
+  private loadBalancers: LoadBalancer[] = [];
+  private lbPair: LbPair | undefined;
+  /** Ports each host's services were given, for its firewall (netns). */
+  private readonly exporterPorts = new Map<string, number[]>();
   /** Issues the LB's certificate (same names, same files) valid for so many days. */
   private lbCertificate: ((days: number) => Promise<IssuedCertificate>) | undefined;
   private managers: FailoverManagers | undefined;
@@ -209,6 +258,61 @@ class RunningCluster implements Cluster {
     if (!lb)
       throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
     return lb;
+  }
+
+  get lbHosts(): readonly LbHostHandle[] {
+    const pair = this.lbPair;
+    if (pair === undefined) return [];
+    const lab = this.netns().lab;
+    return pair.nodes.map((node) => ({
+      name: node.name,
+      host: node.host,
+      haproxy: node.haproxy,
+      keepalived: node.keepalived,
+      statsUrl: node.haproxy.statsUrl,
+      prometheusUrl: node.haproxy.prometheusUrl,
+      holdsFloatingAddress: () => node.holdsAddress(),
+      linkDown: () => linkDown(lab, node.name),
+    }));
+  }
+
+  /** The LB host that holds the floating address now (netns). */
+  activeLbHost(timeoutMs = 5_000): Promise<LbHostHandle> {
+    const pair = this.lbPair;
+    if (pair === undefined)
+      throw new ClusterError(
+        'this cluster has no LB pair (hosts: loopback, or servers: 0)',
+        'CLUSTER_INVALID_OPTION',
+      );
+    return pair.waitForHolder(timeoutMs).then((node) => {
+      const handle = this.lbHosts.find((h) => h.name === node.name);
+      if (handle === undefined) throw new ClusterError(`no LB host ${node.name}`, 'CLUSTER_COMMAND_FAILED');
+      return handle;
+    });
+  }
+
+  get network(): NetworkFaults {
+    const lab = this.netns().lab;
+    const hostName = (host: string) => {
+      const found = lab.hosts.find((h) => h.name === host || h.addresses.includes(host));
+      if (found === undefined) throw new ClusterError(`no lab host ${host}`, 'CLUSTER_INVALID_OPTION');
+      return found.name;
+    };
+    const names = (hosts: readonly string[]) => hosts.map(hostName);
+    return {
+      hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address })),
+      partition: (a, b) => partition(lab, names(a), names(b)),
+      dropOneWay: (from, to, percent) => dropOneWay(lab, names(from), names(to), percent),
+      linkDown: (host) => linkDown(lab, hostName(host)),
+      addLatency: (from, to, port, delayMs) => addLatency(lab, hostName(from), hostName(to), port, delayMs),
+    };
+  }
+
+  private netns(): NetnsHostModel {
+    if (!(this.hostModel instanceof NetnsHostModel)) {
+      throw new ClusterError('network faults need hosts: netns (root on Linux)', 'CLUSTER_INVALID_OPTION');
+    }
+    return this.hostModel;
   }
 
   server(index: number): Server {
@@ -303,12 +407,14 @@ class RunningCluster implements Cluster {
   }: {
     readonly validDays?: number;
   } = {}): Promise<void> {
-    const lb = this.loadBalancer;
     const issue = this.lbCertificate;
-    if (!lb || !issue)
+    if (this.loadBalancers.length === 0 || !issue)
       throw new ClusterError('this cluster has no load balancer (servers: 0)', 'CLUSTER_INVALID_OPTION');
     const certificate = await issue(validDays);
-    await lb.replaceCertificate(readFileSync(certificate.bundleFile, 'utf8'));
+    const bundle = readFileSync(certificate.bundleFile, 'utf8');
+    await Promise.all(
+      this.loadBalancers.filter((lb) => lb.running).map((lb) => lb.replaceCertificate(bundle)),
+    );
   }
 
   async backendStates(): Promise<{ name: string; status: string }[]> {
@@ -356,6 +462,54 @@ class RunningCluster implements Cluster {
     const { servers, app } = this.options;
     if (servers > 0 && app !== undefined) await this.bootServers(app, monitoringPorts);
     if (monitoringPorts !== undefined) await this.bootMonitoring(monitoringPorts);
+    if (this.hostModel instanceof NetnsHostModel)
+      await this.hostModel.applyFirewall(this.firewallPlan(monitoringPorts));
+  }
+
+  /** Every host's services and the ports they were given, as the firewall sees them (netns). */
+  private firewallPlan(monitoringPorts: MonitoringHostConfig['ports'] | undefined): FirewallPlan {
+    const { hostModel } = this;
+    const managerPorts = new Map(
+      this.failover.map((m) => [new URL(m.url).hostname, Number(new URL(m.url).port)]),
+    );
+    const serverHosts = new Set([...this.servers.map((s) => s.host), ...managerPorts.keys()]);
+    const monitoringHost = hostModel.address(HOST_OCTETS.monitoring);
+    return {
+      outside: hostModel.outside,
+      loadBalancers: this.loadBalancers.map((lb, index) => ({
+        name: `lb-${index + 1}`,
+        host: lb.internalHost,
+        publicPorts: [new URL(lb.httpUrl).port, new URL(lb.httpsUrl).port].map(Number),
+        statsPort: Number(new URL(lb.statsUrl).port),
+      })),
+      servers: [...serverHosts].map((host, index) => {
+        const server = this.servers.find((s) => s.host === host);
+        const managerPort = managerPorts.get(host);
+        return {
+          name: server?.name ?? `server-${index + 1}`,
+          host,
+          ...(server === undefined ? {} : { nginxPort: server.nginx.port, appPort: server.app.port }),
+          exporterPorts: this.exporterPorts.get(host) ?? [],
+          ...(managerPort === undefined ? {} : { managerPort }),
+        };
+      }),
+      databases: this.dbNodes.map((node) => ({
+        name: node.name,
+        host: node.host,
+        port: node.port,
+        exporterPorts: this.exporterPorts.get(node.host) ?? [],
+      })),
+      ...(monitoringPorts === undefined
+        ? {}
+        : {
+            monitoring: {
+              name: 'monitoring',
+              host: monitoringHost,
+              uiPorts: [monitoringPorts.prometheus, monitoringPorts.alertmanager],
+              alertmanagerPort: monitoringPorts.alertmanager,
+            },
+          }),
+    };
   }
 
   private async claimMonitoringPorts(): Promise<MonitoringHostConfig['ports']> {
@@ -367,9 +521,16 @@ class RunningCluster implements Cluster {
       receiver: await hostModel.claimPort(host, 9095),
       blackbox: await hostModel.claimPort(host, 9115),
       node: await hostModel.claimPort(host, 9100),
-      mysqld: (database) => hostModel.claimPort(database.host, 9104),
-      nginx: (serverHost) => hostModel.claimPort(serverHost, 9113),
+      mysqld: (database) => this.claimExporterPort(database.host, 9104),
+      nginx: (serverHost) => this.claimExporterPort(serverHost, 9113),
     };
+  }
+
+  /** A port for an exporter beside a node or server, remembered for that host's firewall. */
+  private async claimExporterPort(host: string, preferred: number): Promise<number> {
+    const port = await this.hostModel.claimPort(host, preferred);
+    this.exporterPorts.set(host, [...(this.exporterPorts.get(host) ?? []), port]);
+    return port;
   }
 
   private async bootMonitoring(ports: MonitoringHostConfig['ports']): Promise<void> {
@@ -382,7 +543,10 @@ class RunningCluster implements Cluster {
       host,
       ports,
       caFile: this.clusterCa.certificateFile,
-      loadBalancers: lb === undefined ? [] : [{ name: 'lb', target: target(lb.prometheusUrl) }],
+      loadBalancers: this.loadBalancers.map((each, index) => ({
+        name: this.loadBalancers.length === 1 ? 'lb' : `lb-${index + 1}`,
+        target: target(each.prometheusUrl),
+      })),
       apps: this.servers.map((server) => ({ name: server.name, target: target(server.app.url) })),
       nginx: this.servers.map((server) => ({ name: server.name, statusUrl: server.nginxStatusUrl })),
       managers: this.failover.map((manager) => ({ name: manager.id, target: target(manager.url) })),
@@ -390,6 +554,9 @@ class RunningCluster implements Cluster {
       publicUrl: lb === undefined ? undefined : `${lb.httpsUrl}/`,
       exporter: options.credentials.exporter,
       startTimeoutMs: options.startTimeoutMs,
+      access: (address) => hostModel.access(address),
+      // The receiver runs in this process: under netns it listens outside, where Alertmanager reaches it.
+      receiverHost: hostModel.kind === 'netns' ? hostModel.outside : host,
     });
     this.monitoringHost = monitoring;
     await monitoring.start();
@@ -416,6 +583,7 @@ class RunningCluster implements Cluster {
           onRestarted: (node) => this.repointIfNeeded(node),
           semiSync: options.semiSync,
           managed: options.failover !== undefined,
+          launch: hostModel.access(host).launch,
         }),
       );
     }
@@ -488,7 +656,7 @@ class RunningCluster implements Cluster {
     const hosts = [];
     for (let index = 0; index < failover.managers; index++) {
       const host = hostModel.address(HOST_OCTETS.server(index));
-      hosts.push({ host, port: await hostModel.claimPort(host, 7300) });
+      hosts.push({ host, port: await hostModel.claimPort(host, 7300), access: hostModel.access(host) });
     }
     this.managers = await FailoverManagers.create(
       join(this.stateDir, 'failover'),
@@ -509,13 +677,24 @@ class RunningCluster implements Cluster {
     monitoringPorts: MonitoringHostConfig['ports'] | undefined,
   ): Promise<void> {
     const { options, hostModel } = this;
+    const pair = hostModel.kind === 'netns';
+    // Under netns the public address floats between the pair; each LB's own address is its internal one.
     const lbHost = hostModel.address(HOST_OCTETS.lb);
-    const lbInternalHost = hostModel.address(HOST_OCTETS.lbInternal);
+    const internalHosts = pair
+      ? [0, 1].map((index) => hostModel.address(HOST_OCTETS.lbHost(index)))
+      : [hostModel.address(HOST_OCTETS.lbInternal)];
     const publicName = options.publicName ?? lbHost;
     const lbDir = join(this.stateDir, 'lb');
     mkdirSync(lbDir, { recursive: true });
     this.lbCertificate = (days) =>
-      issueCertificate(this.clusterCa, lbDir, 'lb', 'rwsplit-lb', [publicName, lbHost, lbInternalHost], days);
+      issueCertificate(
+        this.clusterCa,
+        lbDir,
+        'lb',
+        'rwsplit-lb',
+        [publicName, lbHost, ...internalHosts],
+        days,
+      );
     const certificate = await this.lbCertificate(CERTIFICATE_DAYS);
     const primary = this.primary();
     const appEnv = {
@@ -551,30 +730,58 @@ class RunningCluster implements Cluster {
           app,
           appEnv,
           startTimeoutMs: options.startTimeoutMs,
-          lb: () => this.loadBalancer,
+          lbs: () => this.loadBalancers,
+          access: hostModel.access(host),
         }),
       );
     }
     await Promise.all(this.servers.map((server) => server.start()));
-    const lb = new LoadBalancer({
-      dir: lbDir,
-      host: lbHost,
-      internalHost: lbInternalHost,
-      publicName,
-      caPem: this.clusterCa.certificatePem,
-      httpPort: await hostModel.claimPort(lbHost, options.ports.lbHttp),
-      httpsPort: await hostModel.claimPort(lbHost, options.ports.lbHttps),
-      statsPort: await hostModel.claimPort(lbInternalHost, options.ports.lbStats),
-      balance: options.balance,
-      mode: options.mode,
-      backends: this.servers.map((s) => ({ name: s.name, host: s.host, port: s.nginx.port })),
-      certificate,
-      stats: options.credentials.stats,
-      startTimeoutMs: options.startTimeoutMs,
-    });
-    this.loadBalancer = lb;
-    await lb.start();
-    await lb.waitAllUp(options.startTimeoutMs);
+    for (const [index, internalHost] of internalHosts.entries()) {
+      const name = pair ? `lb-${index + 1}` : 'lb';
+      const dir = pair ? join(lbDir, name) : lbDir;
+      mkdirSync(dir, { recursive: true });
+      // On loopback the public address is a host of its own; under netns it is on an LB host's interface,
+      // so its ports come from that host's (the namespace's) port space.
+      const publicHost = pair ? internalHost : lbHost;
+      this.loadBalancers.push(
+        new LoadBalancer({
+          dir,
+          host: lbHost,
+          internalHost,
+          publicName,
+          caPem: this.clusterCa.certificatePem,
+          httpPort: await hostModel.claimPort(publicHost, options.ports.lbHttp),
+          httpsPort: await hostModel.claimPort(publicHost, options.ports.lbHttps),
+          statsPort: await hostModel.claimPort(internalHost, options.ports.lbStats),
+          balance: options.balance,
+          mode: options.mode,
+          backends: this.servers.map((s) => ({ name: s.name, host: s.host, port: s.nginx.port })),
+          certificate,
+          stats: options.credentials.stats,
+          startTimeoutMs: options.startTimeoutMs,
+          access: hostModel.access(internalHost),
+          name,
+        }),
+      );
+    }
+    this.loadBalancer = this.loadBalancers[0];
+    if (pair) {
+      this.lbPair = new LbPair(
+        this.loadBalancers.map((haproxy, index) => ({
+          name: `lb-${index + 1}`,
+          host: haproxy.internalHost,
+          dir: join(lbDir, `lb-${index + 1}`),
+          haproxy,
+          access: hostModel.access(haproxy.internalHost),
+        })),
+        lbHost,
+        options.startTimeoutMs,
+      );
+      await this.lbPair.start();
+    } else {
+      await this.loadBalancer?.start();
+    }
+    await Promise.all(this.loadBalancers.map((lb) => lb.waitAllUp(options.startTimeoutMs)));
   }
 
   /**
@@ -633,7 +840,8 @@ class RunningCluster implements Cluster {
   async teardown(keepState: boolean): Promise<void> {
     try {
       await this.monitoringHost?.stop();
-      await this.loadBalancer?.stop();
+      if (this.lbPair !== undefined) await this.lbPair.stop();
+      else await this.loadBalancer?.stop();
       // Managers first: a manager would take the databases' shutdown for a failure.
       await this.managers?.stop();
       await Promise.all(this.servers.map((server) => server.stop()));
@@ -663,6 +871,26 @@ function checkBinaries(options: ResolvedOptions): void {
   for (const binary of needed) findBinary(binary);
 }
 
+/** The hosts of a netns lab for these options: the LB pair, the servers (and managers' hosts), nodes, monitoring. */
+function labHosts(options: ResolvedOptions): LabHostSpec[] {
+  const hosts: LabHostSpec[] = [];
+  if (options.servers > 0) {
+    for (const index of [0, 1]) hosts.push({ name: `lb-${index + 1}`, octets: [HOST_OCTETS.lbHost(index)] });
+  }
+  const serverHosts = Math.max(options.servers, options.failover?.managers ?? 0);
+  for (let index = 0; index < serverHosts; index++) {
+    hosts.push({ name: `server-${index + 1}`, octets: [HOST_OCTETS.server(index)] });
+  }
+  for (let index = 0; index <= options.replicas; index++) {
+    hosts.push({
+      name: index === 0 ? 'db-primary' : `db-replica-${index}`,
+      octets: [HOST_OCTETS.dbNode(index)],
+    });
+  }
+  if (options.monitoring) hosts.push({ name: 'monitoring', octets: [HOST_OCTETS.monitoring] });
+  return hosts;
+}
+
 /**
  * Starts the topology as real processes, each host on its own loopback address, and waits until every
  * part is ready (replicas caught up, HAProxy sees every server UP). A failed start stops everything it
@@ -671,7 +899,10 @@ function checkBinaries(options: ResolvedOptions): void {
 export async function startCluster(options?: ClusterOptions): Promise<Cluster> {
   const resolved = resolveOptions(options);
   checkBinaries(resolved);
-  const hostModel = await LoopbackHostModel.allocate(resolved.block);
+  const hostModel: HostModel =
+    resolved.hosts === 'netns'
+      ? await NetnsHostModel.allocate(labHosts(resolved))
+      : await LoopbackHostModel.allocate(resolved.block);
   let cluster: RunningCluster;
   let stateDir: string | undefined;
   try {

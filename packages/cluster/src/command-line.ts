@@ -4,11 +4,11 @@
 import { parseArgs } from 'node:util';
 import { type Cluster, startCluster } from './cluster.js';
 import { ClusterError } from './errors.js';
-import type { AppSpec, Balance, LbMode } from './options.js';
+import type { AppSpec, Balance, HostKind, LbMode } from './options.js';
 
 const USAGE = `usage: rwsplit-cluster [--servers 0|1|2] [--replicas 0-3] [--balance roundrobin|leastconn|source]
                       [--mode active-active|active-passive] [--app "node path/to/app.js"] [--no-failover]
-                      [--no-semi-sync] [--no-monitoring] [--keep-state] [--json]`;
+                      [--no-semi-sync] [--no-monitoring] [--hosts loopback|netns] [--keep-state] [--json]`;
 
 function numberFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -87,6 +87,7 @@ async function main(args: readonly string[], defaults: CliDefaults): Promise<voi
       'no-failover': { type: 'boolean', default: false },
       'no-semi-sync': { type: 'boolean', default: false },
       'no-monitoring': { type: 'boolean', default: false },
+      hosts: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -123,6 +124,7 @@ async function main(args: readonly string[], defaults: CliDefaults): Promise<voi
     ...(values['no-failover'] ? { failover: false } : {}),
     ...(values['no-semi-sync'] ? { semiSync: false } : {}),
     monitoring: !values['no-monitoring'],
+    hosts: hostKind(values.hosts),
   });
   const up = cluster;
   if (values.json) console.log(JSON.stringify(up.endpoints()));
@@ -139,6 +141,14 @@ async function main(args: readonly string[], defaults: CliDefaults): Promise<voi
  * summary (or the endpoints with `--json`) and stays in the foreground until a signal stops it. A failure
  * is printed with the usage and ends the process with exit code 1.
  */
+/** `--hosts`: as given, else netns where it can run (root on Linux), else loopback. */
+function hostKind(flag: string | undefined): HostKind {
+  if (flag === 'loopback' || flag === 'netns') return flag;
+  if (flag !== undefined)
+    throw new ClusterError(`--hosts: expected loopback | netns, got ${flag}`, 'CLUSTER_INVALID_OPTION');
+  return process.platform === 'linux' && process.getuid?.() === 0 ? 'netns' : 'loopback';
+}
+
 export async function runCli(args: readonly string[], defaults: CliDefaults = {}): Promise<void> {
   try {
     await main(args, defaults);

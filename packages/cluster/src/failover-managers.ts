@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { callApi, FAILOVER_CLI, type ManagerStatus } from '@rwsplit/failover';
+import { FAILOVER_CLI, type ManagerStatus } from '@rwsplit/failover';
 import { type ClusterCa, issueCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
+import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
 import { ManagedProcess } from './managed-process.js';
 import type { MariaDbNode } from './mariadb-node.js';
 import type { Credentials, ResolvedOptions } from './options.js';
@@ -45,11 +46,14 @@ export interface FailoverManagerHandle {
 export interface ManagerHost {
   readonly host: string;
   readonly port: number;
+  /** How the harness starts the manager on its host and calls its API from there. Default: here. */
+  readonly access?: HostAccess;
 }
 
 class ManagerProcess implements FailoverManagerHandle {
   readonly url: string;
   private readonly process: ManagedProcess;
+  private readonly access: HostAccess;
 
   constructor(
     readonly id: string,
@@ -61,10 +65,12 @@ class ManagerProcess implements FailoverManagerHandle {
     private readonly caPem: string,
   ) {
     this.url = `https://${host.host}:${host.port}`;
+    this.access = host.access ?? LOCAL_ACCESS;
+    const line = this.access.launch(process.execPath, [...FAILOVER_ARGS, 'run', '--config', configFile]);
     this.process = new ManagedProcess({
       name: id,
-      command: process.execPath,
-      args: [...FAILOVER_ARGS, 'run', '--config', configFile],
+      command: line.command,
+      args: line.args,
       logFile,
       cwd: dirname(FAILOVER_CLI),
     });
@@ -101,7 +107,7 @@ class ManagerProcess implements FailoverManagerHandle {
   }
 
   async status(): Promise<ManagerStatus> {
-    const answer = await callApi(`${this.url}/status`, {
+    const answer = await this.access.request(`${this.url}/status`, {
       token: this.token,
       ca: this.caPem,
       timeoutMs: 2_000,
@@ -111,7 +117,7 @@ class ManagerProcess implements FailoverManagerHandle {
   }
 
   async post(path: string, body: unknown): Promise<unknown> {
-    const answer = await callApi(`${this.url}${path}`, {
+    const answer = await this.access.request(`${this.url}${path}`, {
       method: 'POST',
       token: this.token,
       ca: this.caPem,

@@ -7,7 +7,10 @@ import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
 
 /** The hosts of the topology, by the last octet they get in the cluster's block. */
 export const HOST_OCTETS = {
+  /** The public address: the LB's on loopback; under netns, the floating address the LB pair holds. */
   lb: 10,
+  /** The LB pair's own hosts under netns (`lb-1`, `lb-2`): VRRP, stats and metrics on each. */
+  lbHost: (index: number) => 7 + index,
   /** The LB's internal address: stats and the Prometheus exporter, never on the public one. */
   lbInternal: 9,
   server: (index: number) => 11 + index,

@@ -4,7 +4,9 @@ export {
   type ClusterCredentials,
   type ClusterEndpoints,
   ECHO_APP,
+  type LbHostHandle,
   type LoadBalancerEndpoints,
+  type NetworkFaults,
   startCluster,
 } from './cluster.js';
 export { type CliDefaults, runCli } from './command-line.js';

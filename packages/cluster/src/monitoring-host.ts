@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlertReceiver } from './alert-receiver.js';
 import { findBinary } from './binaries.js';
+import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
 import { httpStatus } from './http-probe.js';
 import { ManagedProcess } from './managed-process.js';
 import type { Credentials } from './options.js';
@@ -49,6 +50,13 @@ export interface MonitoringHostConfig {
   /** The exporters' database account (socket only). */
   readonly exporter: Credentials;
   readonly startTimeoutMs: number;
+  /** How the harness starts a process on a host (by address). Default: here, for every host. */
+  readonly access?: (host: string) => HostAccess;
+  /**
+   * Where the harness's alert receiver listens (it runs in the harness's own process): the monitoring
+   * host's address on loopback, outside (the lab bridge) under netns. Default: `host`.
+   */
+  readonly receiverHost?: string;
 }
 
 /** Where the monitoring host's Alertmanager answers. */
@@ -81,7 +89,7 @@ export class MonitoringHost {
 
   constructor(private readonly config: MonitoringHostConfig) {
     const { host, ports } = config;
-    this.receiver = new AlertReceiver(host, ports.receiver);
+    this.receiver = new AlertReceiver(config.receiverHost ?? host, ports.receiver);
     this.prometheusUrl = `http://${host}:${ports.prometheus}`;
     this.alertmanagerUrl = alertmanagerUrl(host, ports);
   }
@@ -102,7 +110,7 @@ export class MonitoringHost {
         cnf,
         0o600,
       );
-      this.spawn(`mysqld-exporter (${database.name})`, 'prometheus-mysqld-exporter', [
+      this.spawn(database.host, `mysqld-exporter (${database.name})`, 'prometheus-mysqld-exporter', [
         `--config.my-cnf=${cnf}`,
         `--web.listen-address=${database.host}:${port}`,
       ]);
@@ -113,7 +121,7 @@ export class MonitoringHost {
     for (const server of config.nginx) {
       const serverHost = new URL(server.statusUrl).hostname;
       const port = await ports.nginx(serverHost);
-      this.spawn(`nginx-exporter (${server.name})`, 'prometheus-nginx-exporter', [
+      this.spawn(serverHost, `nginx-exporter (${server.name})`, 'prometheus-nginx-exporter', [
         `-nginx.scrape-uri=${server.statusUrl}`,
         `-web.listen-address=${serverHost}:${port}`,
       ]);
@@ -122,12 +130,12 @@ export class MonitoringHost {
 
     const blackboxConfig = join(dir, 'blackbox.yml');
     renderTemplateFile('blackbox/blackbox.yml.tmpl', { caFile: config.caFile }, blackboxConfig);
-    this.spawn('blackbox-exporter', 'prometheus-blackbox-exporter', [
+    this.spawn(host, 'blackbox-exporter', 'prometheus-blackbox-exporter', [
       `--config.file=${blackboxConfig}`,
       `--web.listen-address=${host}:${ports.blackbox}`,
     ]);
     // Only the collectors the rules read: the filesystem (disk filling), plus the basics.
-    this.spawn('node-exporter', 'prometheus-node-exporter', [
+    this.spawn(host, 'node-exporter', 'prometheus-node-exporter', [
       `--web.listen-address=${host}:${ports.node}`,
       '--collector.disable-defaults',
       '--collector.filesystem',
@@ -141,7 +149,7 @@ export class MonitoringHost {
       { receiverUrl: this.receiver.url, groupWait: '1s', groupInterval: '1s' },
       alertmanagerConfig,
     );
-    this.spawn('alertmanager', 'prometheus-alertmanager', [
+    this.spawn(host, 'alertmanager', 'prometheus-alertmanager', [
       `--config.file=${alertmanagerConfig}`,
       `--storage.path=${join(dir, 'alertmanager-data')}`,
       `--web.listen-address=${host}:${ports.alertmanager}`,
@@ -179,7 +187,7 @@ export class MonitoringHost {
       },
       prometheusConfig,
     );
-    this.spawn('prometheus', 'prometheus', [
+    this.spawn(host, 'prometheus', 'prometheus', [
       `--config.file=${prometheusConfig}`,
       `--storage.tsdb.path=${join(dir, 'prometheus-data')}`,
       `--web.listen-address=${host}:${ports.prometheus}`,
@@ -235,11 +243,13 @@ export class MonitoringHost {
     await this.receiver.stop();
   }
 
-  private spawn(name: string, binary: string, args: string[]): void {
+  /** Starts `binary` on `host` (the monitoring host, or the node or server an exporter sits beside). */
+  private spawn(host: string, name: string, binary: string, args: string[]): void {
+    const line = (this.config.access?.(host) ?? LOCAL_ACCESS).launch(findBinary(binary), args);
     const process = new ManagedProcess({
       name,
-      command: findBinary(binary),
-      args,
+      command: line.command,
+      args: line.args,
       logFile: join(this.config.dir, `${name.replace(/[^\w-]+/g, '-').replace(/-+$/, '')}.log`),
     });
     process.start();

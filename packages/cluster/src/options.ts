@@ -82,7 +82,16 @@ export interface ClusterOptions {
    * that does not test it passes `false` and spares the machine its processes.
    */
   readonly monitoring?: boolean;
+  /**
+   * Where hosts live. `loopback`: each host its own 127.X.Y.Z of this machine (no root needed).
+   * `netns` (root on Linux): each host its own network namespace on a lab bridge in 198.18.0.0/15, a
+   * default-drop firewall per host, and two load balancers holding a floating address. Default `loopback`
+   * (`npm start` as root picks `netns`).
+   */
+  readonly hosts?: HostKind;
 }
+
+export type HostKind = 'loopback' | 'netns';
 
 export interface SemiSyncOptions {
   /** How long a commit waits for a replica's acknowledgement before the primary falls back to async. Default 1000 ms. */
@@ -144,6 +153,7 @@ export interface ResolvedOptions {
   /** Undefined: the LB's address. */
   readonly publicName: string | undefined;
   readonly monitoring: boolean;
+  readonly hosts: HostKind;
 }
 
 export const DEFAULT_PORTS: ClusterPorts = {
@@ -173,6 +183,7 @@ const KNOWN = new Set([
   'failover',
   'publicName',
   'monitoring',
+  'hosts',
 ]);
 
 const FAILOVER_KEYS = new Set([
@@ -316,6 +327,12 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     invalid('block', `expected "127.X.Y", got ${JSON.stringify(options.block)}`);
   }
   const replicas = integerIn('replicas', options.replicas, 0, 3, 1);
+  if (options.hosts !== undefined && options.hosts !== 'loopback' && options.hosts !== 'netns') {
+    invalid('hosts', `expected loopback | netns, got ${JSON.stringify(options.hosts)}`);
+  }
+  if (options.hosts === 'netns' && (process.platform !== 'linux' || process.getuid?.() !== 0)) {
+    invalid('hosts', 'netns needs root on Linux (network namespaces, nftables); use loopback');
+  }
   if (options.monitoring !== undefined && typeof options.monitoring !== 'boolean') {
     invalid('monitoring', `expected a boolean, got ${JSON.stringify(options.monitoring)}`);
   }
@@ -353,6 +370,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     failover: resolveFailover(options.failover, replicas),
     publicName: resolvePublicName(options.publicName),
     monitoring: options.monitoring ?? true,
+    hosts: options.hosts ?? 'loopback',
   };
   // Checked after every other option, so a wrong value elsewhere is named first.
   if (servers > 0 && app === undefined) {

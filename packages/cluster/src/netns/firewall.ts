@@ -63,8 +63,9 @@ export interface FirewallPlan {
   readonly servers: readonly {
     readonly name: string;
     readonly host: string;
-    readonly nginxPort: number;
-    readonly appPort: number;
+    /** Nginx and the app; absent on a host that runs only a failover manager (`servers: 0`). */
+    readonly nginxPort?: number;
+    readonly appPort?: number;
     /** The nginx exporter beside Nginx: for the monitoring host. */
     readonly exporterPorts: readonly number[];
     /** A failover manager's API on this host: its peers and the monitoring host. */
@@ -75,13 +76,15 @@ export interface FirewallPlan {
     readonly host: string;
     readonly port: number;
     /** mysqld_exporter beside the node: for the monitoring host. */
-    readonly exporterPort?: number;
+    readonly exporterPorts: readonly number[];
   }[];
   readonly monitoring?: {
     readonly name: string;
     readonly host: string;
     /** Prometheus's and Alertmanager's UIs (behind their auth): from outside. */
     readonly uiPorts: readonly number[];
+    /** Alertmanager's API: also for the servers, whose dashboards show the firing alerts. */
+    readonly alertmanagerPort?: number;
   };
 }
 
@@ -106,14 +109,15 @@ export function clusterFirewall(plan: FirewallPlan): Map<string, InboundRule[]> 
   }
   const managerPeers = plan.servers.filter((server) => server.managerPort !== undefined).map((s) => s.host);
   for (const server of plan.servers) {
-    const own: InboundRule[] = [
-      { from: lbHosts, tcpPorts: [server.nginxPort], why: 'Nginx, for the load balancers' },
-      {
-        from: monitoring,
-        tcpPorts: [server.appPort, ...server.exporterPorts],
-        why: 'metrics, for monitoring',
-      },
-    ];
+    const own: InboundRule[] = [];
+    if (server.nginxPort !== undefined) {
+      own.push({ from: lbHosts, tcpPorts: [server.nginxPort], why: 'Nginx, for the load balancers' });
+    }
+    own.push({
+      from: monitoring,
+      tcpPorts: [...(server.appPort === undefined ? [] : [server.appPort]), ...server.exporterPorts],
+      why: 'metrics, for monitoring',
+    });
     if (server.managerPort !== undefined) {
       own.push({
         from: [...managerPeers.filter((host) => host !== server.host), ...monitoring],
@@ -131,14 +135,18 @@ export function clusterFirewall(plan: FirewallPlan): Map<string, InboundRule[]> 
         why: 'SQL: apps, failover managers, replication',
       },
     ];
-    if (db.exporterPort !== undefined) {
-      own.push({ from: monitoring, tcpPorts: [db.exporterPort], why: 'mysqld_exporter, for monitoring' });
-    }
+    own.push({ from: monitoring, tcpPorts: db.exporterPorts, why: 'mysqld_exporter, for monitoring' });
     rules.set(db.name, own);
   }
   if (plan.monitoring !== undefined) {
+    const { alertmanagerPort } = plan.monitoring;
     rules.set(plan.monitoring.name, [
       { from: [plan.outside], tcpPorts: plan.monitoring.uiPorts, why: 'the monitoring UIs, for operators' },
+      {
+        from: plan.servers.filter((server) => server.appPort !== undefined).map((server) => server.host),
+        tcpPorts: alertmanagerPort === undefined ? [] : [alertmanagerPort],
+        why: 'Alertmanager, for the dashboards alert panels',
+      },
     ]);
   }
   return rules;
