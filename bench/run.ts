@@ -19,6 +19,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   http: () => import('./http.bench.js'),
   'http-app': () => import('./http-app.bench.js'),
   failover: () => import('./failover.bench.js'),
+  chaos: () => import('./chaos.bench.js'),
 };
 
 const only = process.argv.slice(2);
