@@ -20,6 +20,9 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   'http-app': () => import('./http-app.bench.js'),
   failover: () => import('./failover.bench.js'),
   chaos: () => import('./chaos.bench.js'),
+  'orm-drizzle': () => import('./orm-drizzle.bench.js'),
+  'orm-kysely': () => import('./orm-kysely.bench.js'),
+  'orm-knex': () => import('./orm-knex.bench.js'),
 };
 
 const only = process.argv.slice(2);

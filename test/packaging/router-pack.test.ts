@@ -155,9 +155,18 @@ describe('the @rwsplit/router tarball', () => {
   it('holds the build, the sources it maps to, README and LICENSE, and no tests', () => {
     expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/index.js']));
     expect(files).toEqual(expect.arrayContaining(['dist/index.d.ts', 'dist/express.d.ts', 'src/index.ts']));
+    // The ORM adapters and their guides.
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'dist/adapters/drizzle.js',
+        'dist/adapters/kysely.js',
+        'dist/adapters/knex.js',
+        'docs/drizzle.md',
+      ]),
+    );
     const unexpected = files.filter(
       (f) =>
-        !/^(dist\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts)$/.test(f) &&
+        !/^(dist\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts|docs\/[\w-]+\.md)$/.test(f) &&
         !['README.md', 'LICENSE', 'package.json'].includes(f),
     );
     expect(unexpected).toEqual([]);

@@ -28,6 +28,7 @@ export const RWSPLIT_ERROR_CODES = [
   'RWSPLIT_CONNECTION_LOST',
   'RWSPLIT_CLOSED',
   'RWSPLIT_TLS_VERIFICATION_FAILED',
+  'RWSPLIT_NOT_SUPPORTED',
 ] as const;
 
 export type RwsplitErrorCode = (typeof RWSPLIT_ERROR_CODES)[number];
@@ -406,6 +407,27 @@ export class TlsVerificationError extends RwsplitError {
   }
 }
 
+/**
+ * An ORM adapter was asked for something the router cannot do faithfully (Drizzle's `iterator()`,
+ * Kysely's `stream()` and Knex's `.stream()` stream rows over one connection, which the router's pipeline
+ * does not; a transaction `WITH CONSISTENT SNAPSHOT`, which its transactions do not start), so it refused
+ * rather than do something close to it.
+ * `feature` names what was asked; nothing was executed.
+ */
+export class NotSupportedError extends RwsplitError {
+  override name = 'NotSupportedError';
+  constructor(
+    readonly feature: string,
+    why: string,
+    advice: string,
+  ) {
+    super(
+      `${feature} is not supported through @rwsplit/router (${why}); nothing was executed. ${advice}`,
+      'RWSPLIT_NOT_SUPPORTED',
+    );
+  }
+}
+
 /** The router was closed; it runs nothing any more. */
 export class RouterClosedError extends RwsplitError {
   override name = 'RouterClosedError';
@@ -437,6 +459,7 @@ export const RWSPLIT_ERROR_CLASSES = Object.freeze({
   RWSPLIT_CONNECTION_LOST: ConnectionLostError,
   RWSPLIT_CLOSED: RouterClosedError,
   RWSPLIT_TLS_VERIFICATION_FAILED: TlsVerificationError,
+  RWSPLIT_NOT_SUPPORTED: NotSupportedError,
 } satisfies Record<RwsplitErrorCode, abstract new (...args: never[]) => RwsplitError>);
 
 const CODE_OF_CLASS: ReadonlyMap<unknown, RwsplitErrorCode> = new Map(

@@ -24,6 +24,7 @@ export {
   InvalidArgumentError,
   InvalidOptionError,
   NoReplicaAvailableError,
+  NotSupportedError,
   type OutcomeUnknownReason,
   PrimaryUnavailableError,
   QueryFailedError,

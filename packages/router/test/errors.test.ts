@@ -55,6 +55,11 @@ function samples(e: ErrorsModule): errors.RwsplitError[] {
     new e.TransactionEndedError(),
     new e.TransactionResolutionUnknownError('db-primary', cause),
     new e.RouterClosedError(),
+    new e.NotSupportedError(
+      "Drizzle's iterator()",
+      'the router does not stream rows',
+      'Use `await` on the query instead, paginated for large results.',
+    ),
     ...TLS_FAILURE_REASONS.map(
       (reason) => new e.TlsVerificationError('db-replica-1', '10.0.0.22:3306', reason, tlsCause),
     ),
