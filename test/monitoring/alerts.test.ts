@@ -32,7 +32,8 @@ afterAll(async () => {
 /** One PromQL query's result: each series' labels and value. */
 async function query(promql: string): Promise<{ labels: Record<string, string>; value: number }[]> {
   const url = `${cluster.monitoring.prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`;
-  const body = (await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json()) as {
+  const headers = cluster.monitoring.authorization();
+  const body = (await (await fetch(url, { headers, signal: AbortSignal.timeout(5_000) })).json()) as {
     data: { result: { metric: Record<string, string>; value: [number, string] }[] };
   };
   return body.data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
@@ -121,6 +122,16 @@ describe('the monitoring host', () => {
     expect((await query('nginx_up')).map((s) => s.value)).toEqual([1, 1]);
     expect((await query('rwsplit_failover_leader')).reduce((sum, s) => sum + s.value, 0)).toBe(1);
   }, 60_000);
+
+  it('keeps Prometheus and Alertmanager behind basic auth', async () => {
+    const { prometheusUrl, alertmanagerUrl } = cluster.monitoring;
+    for (const url of [`${prometheusUrl}/api/v1/targets`, `${alertmanagerUrl}/api/v2/alerts`]) {
+      expect((await fetch(url)).status, `${url} without a password`).toBe(401);
+      const wrong = { authorization: `Basic ${Buffer.from('monitoring:wrong').toString('base64')}` };
+      expect((await fetch(url, { headers: wrong })).status, `${url} with a wrong one`).toBe(401);
+      expect((await fetch(url, { headers: cluster.monitoring.authorization() })).status, url).toBe(200);
+    }
+  });
 
   it('pages nobody for a minute on a healthy idle stack', async () => {
     const seen = new Set<string>();

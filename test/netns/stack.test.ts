@@ -215,9 +215,33 @@ describe.skipIf(!asRoot)('the stack on netns hosts', () => {
     expect(lost).toEqual([]);
     expect(doubled).toEqual([]);
     expect(acknowledged.length).toBeGreaterThan(10);
+
+    // And it pages: the address moved (from the LB that lost it), that LB is down; then it resolves.
+    const { receiver } = cluster.monitoring;
+    const alert =
+      (alertname: string, status: string) =>
+      (n: { alertname: string; status: string; labels: Record<string, string> }) =>
+        n.alertname === alertname && n.status === status && n.labels.instance === active.name;
+    const moved = await receiver.waitFor(alert('RwsplitFloatingAddressMoved', 'firing'), {
+      what: 'RwsplitFloatingAddressMoved',
+      timeoutMs: 20_000,
+    });
+    await receiver.waitFor(alert('RwsplitLoadBalancerDown', 'firing'), {
+      what: 'RwsplitLoadBalancerDown',
+      timeoutMs: 20_000,
+    });
     await active.haproxy.restart();
     await active.keepalived.restart();
-  }, 60_000);
+    await receiver.waitFor(alert('RwsplitLoadBalancerDown', 'resolved'), {
+      what: 'RwsplitLoadBalancerDown resolved',
+      timeoutMs: 20_000,
+    });
+    console.log(`netns LB pair alert: "${moved.annotations.summary}"`);
+    // The hand-over left exactly one holder at every scrape that counted (for: 2 s).
+    expect(
+      receiver.notifications().filter((n) => n.alertname === 'RwsplitFloatingAddressNotHeldOnce'),
+    ).toEqual([]);
+  }, 90_000);
 });
 
 describe.skipIf(!asRoot)('netns cleanup', () => {

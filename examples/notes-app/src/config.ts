@@ -38,6 +38,8 @@ export interface AppConfig {
    * it has firing, on the app's internal address only. Undefined: no panel data.
    */
   readonly alertmanagerUrl: string | undefined;
+  /** Basic auth for Alertmanager's API (`ALERTMANAGER_USER`, `ALERTMANAGER_PASSWORD`); undefined: none. */
+  readonly alertmanagerAuth: { readonly user: string; readonly password: string } | undefined;
 }
 
 const address = z.string().transform((value, ctx): Address => {
@@ -79,6 +81,8 @@ const envSchema = z.object({
     .max(MAX_REQUEST_BODY_TIMEOUT_MS)
     .default(DEFAULT_REQUEST_BODY_TIMEOUT_MS),
   ALERTMANAGER_URL: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  ALERTMANAGER_USER: z.string().optional(),
+  ALERTMANAGER_PASSWORD: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -114,5 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     lagMaxMs: e.DB_LAG_MAX_MS,
     requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT_MS,
     alertmanagerUrl: e.ALERTMANAGER_URL,
+    alertmanagerAuth:
+      e.ALERTMANAGER_USER === undefined
+        ? undefined
+        : { user: e.ALERTMANAGER_USER, password: e.ALERTMANAGER_PASSWORD ?? '' },
   };
 }

@@ -55,7 +55,7 @@ const server = createServer(
     requestBodyTimeoutMs: cfg.requestBodyTimeoutMs,
     metrics,
     lagHistory,
-    alerts: new AlertFeed({ url: cfg.alertmanagerUrl }),
+    alerts: new AlertFeed({ url: cfg.alertmanagerUrl, auth: cfg.alertmanagerAuth }),
   }),
 );
 // Longer than Nginx's upstream keepalive_timeout (30 s), so Nginx, not the app, closes idle connections

@@ -41,12 +41,14 @@ const ALERTMANAGER_BODY = [
 /** A stand-in Alertmanager that answers what the test says and counts the requests it got. */
 let answer: { status: number; body: string; delayMs?: number } = { status: 200, body: '[]' };
 let requests: string[] = [];
+let authorizations: (string | undefined)[] = [];
 let alertmanager: Server;
 let url: string;
 
 beforeAll(async () => {
   alertmanager = createServer((req, res) => {
     requests.push(req.url ?? '');
+    authorizations.push(req.headers.authorization);
     const { status, body, delayMs = 0 } = answer;
     setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(body), delayMs);
   });
@@ -62,6 +64,7 @@ afterAll(async () => {
 afterEach(() => {
   answer = { status: 200, body: '[]' };
   requests = [];
+  authorizations = [];
 });
 
 describe('firingAlertsFrom', () => {
@@ -99,6 +102,12 @@ describe('AlertFeed', () => {
     expect(view.source).toBe(url);
     expect(view.alerts.map((a) => a.name)).toEqual(['RwsplitAppServerDown', 'RwsplitReplicaLagging']);
     expect(requests).toEqual(['/api/v2/alerts?active=true&silenced=false&inhibited=false']);
+  });
+
+  it('sends basic auth when Alertmanager wants it, and none when not given', async () => {
+    await new AlertFeed({ url, auth: { user: 'monitoring', password: 'p:w' } }).current();
+    await new AlertFeed({ url }).current();
+    expect(authorizations).toEqual([`Basic ${Buffer.from('monitoring:p:w').toString('base64')}`, undefined]);
   });
 
   it('asks once for any number of callers within maxAgeMs, and again after it', async () => {

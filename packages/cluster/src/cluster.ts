@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AlertReceiver } from './alert-receiver.js';
 import { AppServerHost, type ProcessControl, type Server } from './app-server.js';
@@ -77,6 +77,8 @@ export interface MonitoringEndpoints {
   targets(): Promise<Record<string, string>>;
   /** The alerts Prometheus has firing now (before Alertmanager). */
   firingAlerts(): Promise<string[]>;
+  /** The `Authorization` header both UIs and APIs want (basic auth, `credentials.monitoring`). */
+  authorization(): { authorization: string };
 }
 
 /** One host of the LB pair (netns): its processes and its faults. */
@@ -125,6 +127,8 @@ export interface ClusterCredentials {
   readonly monitor: Credentials;
   /** HAProxy stats page. */
   readonly stats: Credentials;
+  /** Prometheus's and Alertmanager's UIs and APIs (basic auth). */
+  readonly monitoring: Credentials;
 }
 
 /** Everything a script needs to talk to a running cluster, as plain JSON. */
@@ -231,6 +235,7 @@ class RunningCluster implements Cluster {
       admin: c.admin,
       monitor: c.monitor,
       stats: c.stats,
+      monitoring: c.monitoring,
     };
   }
 
@@ -357,6 +362,7 @@ class RunningCluster implements Cluster {
       receiver: host.receiver,
       targets: () => host.targets(),
       firingAlerts: () => host.firingAlerts(),
+      authorization: () => host.authorization(),
     };
   }
 
@@ -481,6 +487,7 @@ class RunningCluster implements Cluster {
         host: lb.internalHost,
         publicPorts: [new URL(lb.httpUrl).port, new URL(lb.httpsUrl).port].map(Number),
         statsPort: Number(new URL(lb.statsUrl).port),
+        exporterPorts: this.exporterPorts.get(lb.internalHost) ?? [],
       })),
       servers: [...serverHosts].map((host, index) => {
         const server = this.servers.find((s) => s.host === host);
@@ -523,6 +530,7 @@ class RunningCluster implements Cluster {
       node: await hostModel.claimPort(host, 9100),
       mysqld: (database) => this.claimExporterPort(database.host, 9104),
       nginx: (serverHost) => this.claimExporterPort(serverHost, 9113),
+      lbVrrp: (lbHost) => this.claimExporterPort(lbHost, 9100),
     };
   }
 
@@ -549,10 +557,16 @@ class RunningCluster implements Cluster {
       })),
       apps: this.servers.map((server) => ({ name: server.name, target: target(server.app.url) })),
       nginx: this.servers.map((server) => ({ name: server.name, statusUrl: server.nginxStatusUrl })),
+      lbVrrp: (this.lbPair?.nodes ?? []).map((node) => ({
+        name: node.name,
+        host: node.host,
+        textfileDir: dirname(node.keepalived.stateFile),
+      })),
       managers: this.failover.map((manager) => ({ name: manager.id, target: target(manager.url) })),
       databases: this.dbNodes.map((node) => ({ name: node.name, host: node.host, socket: node.socketPath })),
       publicUrl: lb === undefined ? undefined : `${lb.httpsUrl}/`,
       exporter: options.credentials.exporter,
+      ui: options.credentials.monitoring,
       startTimeoutMs: options.startTimeoutMs,
       access: (address) => hostModel.access(address),
       // The receiver runs in this process: under netns it listens outside, where Alertmanager reaches it.
@@ -713,6 +727,8 @@ class RunningCluster implements Cluster {
         ? {}
         : {
             ALERTMANAGER_URL: alertmanagerUrl(hostModel.address(HOST_OCTETS.monitoring), monitoringPorts),
+            ALERTMANAGER_USER: options.credentials.monitoring.user,
+            ALERTMANAGER_PASSWORD: options.credentials.monitoring.password,
           }),
     };
     for (let index = 0; index < options.servers; index++) {
@@ -865,6 +881,7 @@ function checkBinaries(options: ResolvedOptions): void {
       'prometheus-mysqld-exporter',
       'prometheus-node-exporter',
       'prometheus-blackbox-exporter',
+      'htpasswd',
     );
     if (options.servers > 0) needed.push('prometheus-nginx-exporter');
   }

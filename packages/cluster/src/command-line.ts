@@ -50,8 +50,8 @@ function printSummary(cluster: Cluster): void {
   const monitoring = cluster.endpoints().monitoring;
   if (monitoring !== null) {
     lines.push(
-      `  Prometheus              ${monitoring.prometheusUrl}/alerts  (internal)`,
-      `  Alertmanager            ${monitoring.alertmanagerUrl}  (internal)`,
+      `  Prometheus              ${monitoring.prometheusUrl}/alerts  (user ${cluster.credentials.monitoring.user}, password in the secrets file)`,
+      `  Alertmanager            ${monitoring.alertmanagerUrl}  (the same user)`,
       `  alert receiver          ${monitoring.alertReceiverUrl}  (what would page someone)`,
     );
   }

@@ -1,3 +1,4 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessControl } from './app-server.js';
 import { findBinary } from './binaries.js';
@@ -23,6 +24,8 @@ export interface KeepalivedConfig {
   /** One per pair on the link (1..255). */
   readonly routerId: number;
   readonly access: HostAccess;
+  /** Where its state goes as a node exporter textfile (`vrrp.prom`): the directory that exporter reads. */
+  readonly textfileDir: string;
 }
 
 /**
@@ -72,8 +75,23 @@ export class Keepalived implements ProcessControl {
     return this.process.exitStatus;
   }
 
+  /** The node exporter textfile with `rwsplit_lb_vrrp_master`. */
+  get stateFile(): string {
+    return join(this.config.textfileDir, 'vrrp.prom');
+  }
+
   async start(): Promise<void> {
     const { config } = this;
+    mkdirSync(config.textfileDir, { recursive: true });
+    const notifyScript = join(config.dir, 'keepalived-notify.sh');
+    // Root's, 0755 in a directory only root may write: keepalived's script security runs nothing else.
+    renderTemplateFile(
+      'keepalived/notify.sh.tmpl',
+      { hostName: config.name, stateFile: this.stateFile },
+      notifyScript,
+      0o755,
+    );
+    this.writeState(false);
     renderTemplateFile(
       'keepalived/keepalived.conf.tmpl',
       {
@@ -85,6 +103,7 @@ export class Keepalived implements ProcessControl {
         priority: config.priority,
         self: config.host,
         peers: config.peers.map((address) => ({ address })),
+        notifyScript,
       },
       this.configPath,
     );
@@ -121,7 +140,15 @@ export class Keepalived implements ProcessControl {
     return this.process.stop(5_000);
   }
 
+  /** What the notify hook writes; the harness writes it too when keepalived dies without a word. */
+  private writeState(master: boolean): void {
+    const text = `# HELP rwsplit_lb_vrrp_master 1 while this LB holds the floating address.\n# TYPE rwsplit_lb_vrrp_master gauge\nrwsplit_lb_vrrp_master ${master ? 1 : 0}\n`;
+    writeFileSync(`${this.stateFile}.tmp`, text);
+    renameSync(`${this.stateFile}.tmp`, this.stateFile);
+  }
+
   private async releaseAddress(): Promise<void> {
+    this.writeState(false);
     if (!(await this.holdsAddress().catch(() => false))) return;
     const { floating, prefixLength } = this.config;
     await this.ip(['address', 'del', `${floating}/${prefixLength}`, 'dev', this.config.interface]).catch(

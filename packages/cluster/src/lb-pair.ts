@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ClusterError } from './errors.js';
 import { type HostAccess, runOn } from './host-access.js';
 import { Keepalived } from './keepalived.js';
@@ -54,6 +55,7 @@ export class LbPair {
         priority: 150 - index,
         routerId: 51,
         access: member.access,
+        textfileDir: join(member.dir, 'textfile'),
       });
       return {
         name: member.name,

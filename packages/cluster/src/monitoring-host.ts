@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlertReceiver } from './alert-receiver.js';
 import { findBinary } from './binaries.js';
+import { ClusterError } from './errors.js';
 import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
-import { httpStatus } from './http-probe.js';
 import { ManagedProcess } from './managed-process.js';
 import type { Credentials } from './options.js';
 import { renderTemplateFile, TEMPLATE_DIR } from './templates.js';
@@ -35,11 +36,15 @@ export interface MonitoringHostConfig {
     readonly node: number;
     /** The nginx exporter, on each server's own address. */
     readonly nginx: (host: string) => Promise<number>;
+    /** The textfile node exporter on each LB host. */
+    readonly lbVrrp: (host: string) => Promise<number>;
     /** mysqld_exporter, on each database node's own address. */
     readonly mysqld: (database: MonitoredDatabase) => Promise<number>;
   };
   readonly caFile: string;
   readonly loadBalancers: readonly MonitoredTarget[];
+  /** The LB pair's hosts (netns): a textfile-only node exporter on each reads keepalived's state. */
+  readonly lbVrrp: readonly { readonly name: string; readonly host: string; readonly textfileDir: string }[];
   readonly apps: readonly MonitoredTarget[];
   /** Each server's Nginx `stub_status` URL, which an nginx exporter beside it reads. */
   readonly nginx: readonly { readonly name: string; readonly statusUrl: string }[];
@@ -49,6 +54,8 @@ export interface MonitoringHostConfig {
   readonly publicUrl: string | undefined;
   /** The exporters' database account (socket only). */
   readonly exporter: Credentials;
+  /** Basic auth for Prometheus's and Alertmanager's UIs and APIs. */
+  readonly ui: Credentials;
   readonly startTimeoutMs: number;
   /** How the harness starts a process on a host (by address). Default: here, for every host. */
   readonly access?: (host: string) => HostAccess;
@@ -128,6 +135,18 @@ export class MonitoringHost {
       nginx.push({ name: server.name, target: `${serverHost}:${port}` });
     }
 
+    const lbVrrp: MonitoredTarget[] = [];
+    for (const lb of config.lbVrrp) {
+      const port = await ports.lbVrrp(lb.host);
+      this.spawn(lb.host, `vrrp-exporter (${lb.name})`, 'prometheus-node-exporter', [
+        `--web.listen-address=${lb.host}:${port}`,
+        '--collector.disable-defaults',
+        '--collector.textfile',
+        `--collector.textfile.directory=${lb.textfileDir}`,
+      ]);
+      lbVrrp.push({ name: lb.name, target: `${lb.host}:${port}` });
+    }
+
     const blackboxConfig = join(dir, 'blackbox.yml');
     renderTemplateFile('blackbox/blackbox.yml.tmpl', { caFile: config.caFile }, blackboxConfig);
     this.spawn(host, 'blackbox-exporter', 'prometheus-blackbox-exporter', [
@@ -143,6 +162,16 @@ export class MonitoringHost {
       '--collector.meminfo',
     ]);
 
+    // Both UIs behind basic auth: a bcrypt hash in web.yml, the password in a 0600 file for Prometheus.
+    const webConfig = join(dir, 'web.yml');
+    renderTemplateFile(
+      'prometheus/web.yml.tmpl',
+      { user: config.ui.user, passwordHash: await bcrypt(config.ui) },
+      webConfig,
+      0o600,
+    );
+    const uiPasswordFile = join(dir, 'ui-password');
+    writeFileSync(uiPasswordFile, config.ui.password, { mode: 0o600 });
     const alertmanagerConfig = join(dir, 'alertmanager.yml');
     renderTemplateFile(
       'alertmanager/alertmanager.yml.tmpl',
@@ -153,6 +182,7 @@ export class MonitoringHost {
       `--config.file=${alertmanagerConfig}`,
       `--storage.path=${join(dir, 'alertmanager-data')}`,
       `--web.listen-address=${host}:${ports.alertmanager}`,
+      `--web.config.file=${webConfig}`,
       // No gossip with other Alertmanagers: its default listener is 0.0.0.0:9094.
       '--cluster.listen-address=',
     ]);
@@ -165,6 +195,7 @@ export class MonitoringHost {
       managers: config.managers.map(scope),
       mysqld: mysqld.map(scope),
       nginx: nginx.map(scope),
+      lbVrrp: lbVrrp.map(scope),
     };
     const expected =
       Object.values(targetLists).reduce((count, list) => count + list.length, 0) +
@@ -182,6 +213,8 @@ export class MonitoringHost {
         caFile: config.caFile,
         nodeExporter: `${host}:${ports.node}`,
         blackbox: `${host}:${ports.blackbox}`,
+        uiUser: config.ui.user,
+        uiPasswordFile,
         hasPublicUrl: config.publicUrl !== undefined,
         publicUrl: config.publicUrl ?? '',
       },
@@ -191,6 +224,7 @@ export class MonitoringHost {
       `--config.file=${prometheusConfig}`,
       `--storage.tsdb.path=${join(dir, 'prometheus-data')}`,
       `--web.listen-address=${host}:${ports.prometheus}`,
+      `--web.config.file=${webConfig}`,
       '--storage.tsdb.retention.time=1d',
     ]);
 
@@ -217,6 +251,7 @@ export class MonitoringHost {
   /** Prometheus's view of its targets: `job/instance` → `up`, `down` or `unknown`. */
   async targets(): Promise<Record<string, string>> {
     const response = await fetch(`${this.prometheusUrl}/api/v1/targets?state=active`, {
+      headers: this.authorization(),
       signal: AbortSignal.timeout(2_000),
     });
     const body = (await response.json()) as {
@@ -230,6 +265,7 @@ export class MonitoringHost {
   /** The alerts Prometheus has firing now (its own view, before Alertmanager). */
   async firingAlerts(): Promise<string[]> {
     const response = await fetch(`${this.prometheusUrl}/api/v1/alerts`, {
+      headers: this.authorization(),
       signal: AbortSignal.timeout(2_000),
     });
     const body = (await response.json()) as {
@@ -261,11 +297,40 @@ export class MonitoringHost {
     return this.processes.map((p) => p.deathReason()).find((reason) => reason !== undefined);
   }
 
+  /** The `Authorization` header for Prometheus's and Alertmanager's APIs. */
+  authorization(): { authorization: string } {
+    const { user, password } = this.config.ui;
+    return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+  }
+
   private async ready(url: string, what: string): Promise<void> {
-    await waitFor(async () => ((await httpStatus(url)) === 200 ? true : undefined), {
+    const answers = async () => {
+      const response = await fetch(url, {
+        headers: this.authorization(),
+        signal: AbortSignal.timeout(1_000),
+      });
+      return response.status === 200;
+    };
+    await waitFor(async () => ((await answers().catch(() => false)) ? true : undefined), {
       what: `${what} to be ready`,
       timeoutMs: this.config.startTimeoutMs,
       abortIf: () => this.deadProcess(),
     });
   }
+}
+
+/** A bcrypt hash of the password (htpasswd reads it on stdin, never from the command line). */
+async function bcrypt(credentials: Credentials): Promise<string> {
+  const result = spawnSync(findBinary('htpasswd'), ['-niB', '-C', '10', credentials.user], {
+    input: credentials.password,
+    encoding: 'utf8',
+  });
+  const hash = result.stdout.trim().split(':').slice(1).join(':');
+  if (result.status !== 0 || !hash.startsWith('$2')) {
+    throw new ClusterError(
+      `htpasswd could not hash the monitoring password: ${result.stderr.trim()}`,
+      'CLUSTER_COMMAND_FAILED',
+    );
+  }
+  return hash;
 }

@@ -132,6 +132,8 @@ export interface ClusterCredentialOptions {
   /** mysqld_exporter's account (unix socket only). */
   readonly exporter: Credentials;
   readonly stats: Credentials;
+  /** Prometheus's and Alertmanager's UIs and APIs (basic auth). */
+  readonly monitoring: Credentials;
 }
 
 export interface ResolvedOptions {
@@ -361,6 +363,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
       failover: credentials('credentials.failover', given.failover, 'rwsplit_failover'),
       exporter: credentials('credentials.exporter', given.exporter, 'rwsplit_exporter'),
       stats: credentials('credentials.stats', given.stats, 'admin'),
+      monitoring: credentials('credentials.monitoring', given.monitoring, 'monitoring'),
     },
     block: options.block,
     stateRoot,

@@ -185,7 +185,9 @@ export async function runChaosRow(
 ): Promise<ChaosResult> {
   const run = `chaos-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const started = performance.now();
-  const total = timing.beforeMs + timing.faultMs + timing.afterMs;
+  // The load runs until `afterMs` past the undo, however long the fault took to inject (a rolling restart
+  // takes longer than the fault window).
+  let stopAt = Number.POSITIVE_INFINITY;
   let requests = 0;
   let failed = 0;
   let failedGets = 0;
@@ -205,7 +207,7 @@ export async function runChaosRow(
     if (get) failedGets++;
     if (undoneAt !== undefined) lastFailureAfterUndo = performance.now();
   };
-  const live = () => performance.now() - started < total;
+  const live = () => performance.now() < stopAt;
 
   const writer = async (index: number) => {
     const client = LbClient.forCluster(cluster, { jar: new CookieJar(), timeoutMs: 5_000 });
@@ -245,7 +247,9 @@ export async function runChaosRow(
   await sleep(Math.max(0, timing.beforeMs + timing.faultMs - (performance.now() - started)));
   await undo();
   undoneAt = performance.now();
+  stopAt = undoneAt + timing.afterMs;
   await load;
+  // A stack that never answered again counts to the end of the load.
   longestOutage = Math.max(longestOutage, performance.now() - lastAnswer);
 
   const primary = await cluster.waitForPrimary({ timeoutMs: 30_000 });

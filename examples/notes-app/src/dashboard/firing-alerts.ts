@@ -38,6 +38,8 @@ export interface AlertFeedOptions {
   readonly timeoutMs?: number;
   /** How long one answer is reused: every open dashboard polls, Alertmanager is asked once per this. Default 1 000 ms. */
   readonly maxAgeMs?: number;
+  /** Basic auth for Alertmanager's API, when it wants it. */
+  readonly auth?: { readonly user: string; readonly password: string } | undefined;
 }
 
 const SEVERITY_ORDER: Readonly<Record<string, number>> = { critical: 0, warning: 1, info: 2 };
@@ -95,8 +97,14 @@ export class AlertFeed {
   #cached: { readonly at: number; readonly answer: Promise<FiringAlertsView> } | undefined;
   #inFlight: Promise<FiringAlertsView> | undefined;
 
-  constructor({ url, timeoutMs = 2_000, maxAgeMs = 1_000 }: AlertFeedOptions) {
+  readonly #headers: Record<string, string>;
+
+  constructor({ url, timeoutMs = 2_000, maxAgeMs = 1_000, auth }: AlertFeedOptions) {
     this.#url = url?.replace(/\/+$/, '');
+    this.#headers = { accept: 'application/json' };
+    if (auth !== undefined) {
+      this.#headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
+    }
     this.#timeoutMs = timeoutMs;
     this.#maxAgeMs = maxAgeMs;
   }
@@ -122,7 +130,7 @@ export class AlertFeed {
     let body: unknown;
     try {
       const response = await fetch(`${url}/api/v2/alerts?active=true&silenced=false&inhibited=false`, {
-        headers: { accept: 'application/json' },
+        headers: this.#headers,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       if (!response.ok) throw new AlertSourceError(`Alertmanager answered HTTP ${response.status}`);

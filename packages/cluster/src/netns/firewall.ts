@@ -59,6 +59,8 @@ export interface FirewallPlan {
     readonly publicPorts: readonly number[];
     /** Stats and HAProxy's Prometheus exporter: for the monitoring host only. */
     readonly statsPort: number;
+    /** keepalived's state exporter beside it: for the monitoring host. */
+    readonly exporterPorts?: readonly number[];
   }[];
   readonly servers: readonly {
     readonly name: string;
@@ -104,7 +106,11 @@ export function clusterFirewall(plan: FirewallPlan): Map<string, InboundRule[]> 
     rules.set(lb.name, [
       { from: 'anywhere', tcpPorts: lb.publicPorts, why: 'public HTTP and HTTPS' },
       { from: lbHosts.filter((host) => host !== lb.host), vrrp: true, why: 'VRRP adverts from the other LB' },
-      { from: monitoring, tcpPorts: [lb.statsPort], why: 'stats and metrics, for monitoring' },
+      {
+        from: monitoring,
+        tcpPorts: [lb.statsPort, ...(lb.exporterPorts ?? [])],
+        why: 'stats and metrics, for monitoring',
+      },
     ]);
   }
   const managerPeers = plan.servers.filter((server) => server.managerPort !== undefined).map((s) => s.host);
