@@ -60,7 +60,14 @@ function services(): (ScanTarget & { name: string; service: string })[] {
       on(`server-${manager.id.slice(-1)}`, 'manager', new URL(manager.url).hostname, port(manager.url)),
     );
   }
-  for (const node of e.db) targets.push(on(node.name, 'mysql', node.host, node.port));
+  for (const node of e.db) {
+    targets.push(on(node.name, 'mysql', node.host, node.port));
+    // The exporter beside each node: a fresh namespace gives it its preferred port.
+    targets.push(on(node.name, 'exporter', node.host, 9104));
+  }
+  for (const server of e.servers)
+    targets.push(on(server.name, 'exporter', new URL(server.app).hostname, 9113));
+  for (const lb of cluster.lbHosts) targets.push(on(lb.name, 'exporter', lb.host, 9100));
   const monitoring = e.monitoring;
   if (monitoring !== null) {
     const host = new URL(monitoring.prometheusUrl).hostname;
@@ -84,6 +91,7 @@ function allowed(source: string, target: { name: string; service: string }): boo
   if (source === target.name) return true;
   switch (target.service) {
     case 'stats':
+    case 'exporter':
       return source === 'monitoring';
     case 'nginx':
       return isLb;

@@ -51,8 +51,10 @@ export class LbPair {
         floating,
         prefixLength: 24,
         interface: 'eth0',
-        // The first wins the first election; afterwards nopreempt keeps the address where it is.
-        priority: 150 - index,
+        // The first wins the first election; afterwards nopreempt keeps the address where it is. Near the
+        // top of the range: a backup waits (256 - priority) / 256 of an advert after a priority-0 advert
+        // before it takes over, about 1 ms here instead of 40 ms at 150.
+        priority: 254 - index,
         routerId: 51,
         access: member.access,
         textfileDir: join(member.dir, 'textfile'),
