@@ -2,6 +2,7 @@
 
 // A request that hangs must not freeze the poll loop, which waits for each poll to finish.
 const REQUEST_TIMEOUT_MS = 5_000;
+const RETRY_DELAY_MS = 200;
 
 export class ApiError extends Error {
   constructor(message, { status = 0, details, servedBy = null, dbNode = null, writeNode = null } = {}) {
@@ -23,10 +24,8 @@ export class ApiError extends Error {
 export async function api(path, { method = 'GET', body } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
-  let text;
-  try {
-    response = await fetch(path, {
+  const send = async () => {
+    const response = await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -34,7 +33,22 @@ export async function api(path, { method = 'GET', body } = {}) {
       cache: 'no-store',
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-    text = await response.text();
+    return { response, text: await response.text() };
+  };
+  let response;
+  let text;
+  try {
+    try {
+      ({ response, text } = await send());
+    } catch (error) {
+      // A read that never got an answer is sent once more: the browser drops requests in flight when
+      // the machine's network changes (ERR_NETWORK_CHANGED), and a GET is safe to repeat. A write is not:
+      // it may have been applied.
+      const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+      if (method !== 'GET' || timedOut) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      ({ response, text } = await send());
+    }
   } catch (error) {
     const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
     throw new ApiError(timedOut ? 'The server did not answer in time' : 'Could not reach the server');

@@ -267,6 +267,13 @@ export class NetnsLab {
       await run('ip', ['-n', namespace, 'link', 'set', 'dev', 'eth0', 'up']);
       // A host reaches its own addresses over lo (its Nginx → its app).
       await run('ip', ['-n', namespace, 'link', 'set', 'dev', 'lo', 'up']);
+      // Connection tracking from the first packet: a firewall applied later (`ct state established
+      // accept`, `ct state invalid drop`) must know the connections opened before it, or it picks them up
+      // mid-stream and may drop their packets as invalid (seen: a replica's replication stalling).
+      await this.setFirewall(
+        spec.name,
+        'table inet rwsplit {\n    chain input {\n        type filter hook input priority filter; policy accept;\n        ct state established,related accept\n    }\n}\n',
+      );
     }
   }
 }
