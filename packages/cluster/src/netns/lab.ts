@@ -114,6 +114,18 @@ export async function removeLab(block: LabBlock): Promise<void> {
     if (!name.startsWith(block.namespacePrefix)) continue;
     await run('ip', ['netns', 'delete', name]).catch((error: Error) => errors.push(error.message));
   }
+  // Each host's end on the bridge, explicitly: it goes with its namespace only once nothing holds that
+  // namespace any more, and once (an unnamed namespace outliving its processes) two of them did not.
+  const links = await run('ip', ['-o', 'link', 'show']);
+  for (const match of links.matchAll(/^\d+: ([^:@\s]+)/gm)) {
+    const name = match[1] ?? '';
+    if (name.startsWith(`rws${block.index}h`)) {
+      // Usually gone already, or going (a namespace's teardown is asynchronous): only a link that stays counts.
+      await run('ip', ['link', 'delete', 'dev', name]).catch(async (error: Error) => {
+        if (await linkExists(name)) errors.push(error.message);
+      });
+    }
+  }
   if (await linkExists(block.bridge)) {
     await run('ip', ['link', 'delete', 'dev', block.bridge]).catch((error: Error) =>
       errors.push(error.message),
