@@ -1,4 +1,4 @@
-import { callApi } from '@rwsplit/failover';
+import { type ApiAnswer, type ApiCall, callApi } from '@rwsplit/failover';
 import { runCommand } from './managed-process.js';
 
 /** A program and its arguments, ready to spawn. */
@@ -13,23 +13,12 @@ export type Launcher = (command: string, args: readonly string[]) => CommandLine
 /** The launcher of a host that is this machine's own network stack. */
 export const HERE: Launcher = (command, args) => ({ command, args });
 
-/** An HTTP(S) request the harness makes from a host (its probes, API calls). */
-export interface HostRequest {
-  readonly method?: 'GET' | 'POST';
-  /** Sent as `Authorization: Bearer`. */
-  readonly token?: string | undefined;
-  /** Sent as JSON. */
-  readonly body?: unknown;
-  /** PEM that an `https:` URL must chain to (the cluster CA); never accepted unverified. */
-  readonly ca?: string | undefined;
-  readonly timeoutMs: number;
-}
-
-/** Its status and body (parsed when JSON, else undefined). */
-export interface HostAnswer {
-  readonly status: number;
-  readonly body: unknown;
-}
+/**
+ * An HTTP(S) request the harness makes from a host (its probes, API calls): the managers' API call, whose
+ * `ca` an `https:` URL must chain to (never accepted unverified). Its answer: status and JSON body.
+ */
+export type HostRequest = ApiCall;
+export type HostAnswer = ApiAnswer;
 
 /** Makes a request from a host: from here on loopback; from inside its namespace on netns. */
 export type HostClient = (url: string, request: HostRequest) => Promise<HostAnswer>;

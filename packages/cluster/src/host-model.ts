@@ -1,7 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { lockBlockNamed, unlockBlockNamed } from './block-lock.js';
 import { ClusterError } from './errors.js';
 import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
 
@@ -49,45 +48,6 @@ export interface HostModel {
   release(): Promise<void>;
 }
 
-const LOCK_DIR = join(tmpdir(), 'rwsplit-blocks');
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Takes the lock for a block: an atomic mkdir holding the owner's PID. A lock whose owner died is stale
- * and is taken over, so a crashed run never poisons a block.
- */
-function tryLock(block: string): boolean {
-  const dir = join(LOCK_DIR, block);
-  mkdirSync(LOCK_DIR, { recursive: true });
-  try {
-    mkdirSync(dir);
-  } catch {
-    let owner = Number.NaN;
-    try {
-      owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-    } catch {
-      // lock being created right now, or broken: treat as taken unless clearly stale below
-    }
-    if (!Number.isInteger(owner) || processAlive(owner)) return false;
-    rmSync(dir, { recursive: true, force: true });
-    try {
-      mkdirSync(dir);
-    } catch {
-      return false;
-    }
-  }
-  writeFileSync(join(dir, 'pid'), String(process.pid));
-  return true;
-}
-
 /** Little-endian hex of /proc/net/tcp → dotted quad. */
 function procAddress(hex: string): string {
   const n = Number.parseInt(hex, 16);
@@ -132,7 +92,7 @@ export class LoopbackHostModel implements HostModel {
   /** Finds and locks a free `127.X.Y.0/24`; `block` pins one (it must be free). */
   static async allocate(block?: string): Promise<LoopbackHostModel> {
     if (block !== undefined) {
-      if (!blockUnused(block) || !tryLock(block)) {
+      if (!blockUnused(block) || lockBlockNamed(block) === 'busy') {
         throw new ClusterError(
           `address block ${block}.0/24 is in use; pick another or omit the option`,
           'CLUSTER_NO_FREE_BLOCK',
@@ -143,7 +103,8 @@ export class LoopbackHostModel implements HostModel {
     // Random second and third octets keep side-by-side clusters (npm start + npm test) apart.
     for (let attempt = 0; attempt < 64; attempt++) {
       const candidate = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 256)}`;
-      if (blockUnused(candidate) && tryLock(candidate)) return new LoopbackHostModel(candidate);
+      if (blockUnused(candidate) && lockBlockNamed(candidate) !== 'busy')
+        return new LoopbackHostModel(candidate);
     }
     throw new ClusterError(
       'no free 127.X.Y.0/24 block after 64 tries; are many clusters running?',
@@ -174,13 +135,6 @@ export class LoopbackHostModel implements HostModel {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    const dir = join(LOCK_DIR, this.block);
-    try {
-      if (readFileSync(join(dir, 'pid'), 'utf8') === String(process.pid)) {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    } catch {
-      // already gone
-    }
+    unlockBlockNamed(this.block);
   }
 }

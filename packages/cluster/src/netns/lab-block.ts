@@ -1,6 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type LockResult, lockBlockNamed, unlockBlockNamed } from '../block-lock.js';
 import { ClusterError } from '../errors.js';
 
 /**
@@ -33,62 +31,14 @@ export function labBlock(index: number): LabBlock {
   };
 }
 
-// Shared with the loopback model's locks: one directory of owner PIDs for every kind of block.
-const LOCK_DIR = join(tmpdir(), 'rwsplit-blocks');
+export type { LockResult } from '../block-lock.js';
 
-function lockDir(block: LabBlock): string {
-  return join(LOCK_DIR, `lab-${block.index}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** What taking a block found: `stale` when its last owner died without cleaning up after itself. */
-export type LockResult = 'taken' | 'busy' | 'stale';
-
-/**
- * Takes a block's lock: an atomic mkdir holding the owner's PID. A lock whose owner is dead is taken
- * over and reported `stale`, so the caller removes what that owner left (namespaces, bridge) first.
- */
+/** Takes a lab block's lock (see `lockBlockNamed`). */
 export function lockBlock(block: LabBlock): LockResult {
-  const dir = lockDir(block);
-  mkdirSync(LOCK_DIR, { recursive: true });
-  let result: LockResult = 'taken';
-  try {
-    mkdirSync(dir);
-  } catch {
-    let owner = Number.NaN;
-    try {
-      owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-    } catch {
-      // being created right now, or broken: busy unless clearly stale
-    }
-    if (!Number.isInteger(owner) || alive(owner)) return 'busy';
-    rmSync(dir, { recursive: true, force: true });
-    try {
-      mkdirSync(dir);
-    } catch {
-      return 'busy';
-    }
-    result = 'stale';
-  }
-  writeFileSync(join(dir, 'pid'), String(process.pid));
-  return result;
+  return lockBlockNamed(`lab-${block.index}`);
 }
 
-/** Lets the block go, if this process holds it. */
+/** Lets a lab block go, if this process holds it. */
 export function unlockBlock(block: LabBlock): void {
-  const dir = lockDir(block);
-  try {
-    if (readFileSync(join(dir, 'pid'), 'utf8') === String(process.pid))
-      rmSync(dir, { recursive: true, force: true });
-  } catch {
-    // already gone
-  }
+  unlockBlockNamed(`lab-${block.index}`);
 }

@@ -1,4 +1,4 @@
-import type { ExecuteValues, QueryValues, ResultSetHeader } from 'mysql2/promise';
+import type { ExecuteValues, QueryValues } from 'mysql2/promise';
 import {
   InvalidArgumentError,
   NotSupportedError,
@@ -9,6 +9,7 @@ import { type ResultTuple, type Statement, type StatementKind, sqlOf } from '../
 import type { IsolationLevel, TransactionOptions } from '../transaction.js';
 import { type DrizzleControl, drizzleControl } from './drizzle-control.js';
 import { HeldTransaction, type TransactionRunner } from './held-transaction.js';
+import { okPacket } from './ok-packet.js';
 
 /** Where a connection is in Drizzle's transaction protocol. */
 type Phase = 'idle' | 'starting' | 'open' | 'ended' | 'released';
@@ -71,7 +72,7 @@ export class DrizzleConnection {
         // Ended before the outcome is known: after a failed COMMIT, Drizzle's `rollback` finds nothing to do.
         this.phase = 'ended';
         await (control.kind === 'commit' ? held.commit() : held.rollback());
-        return ok();
+        return okPacket();
       }
       return kind === 'query'
         ? held.tx.query(statement, values as QueryValues)
@@ -93,7 +94,7 @@ export class DrizzleConnection {
       case 'ended':
         // Drizzle sends `rollback` after a COMMIT that failed: the router already rolled back, or reported
         // the outcome unknown.
-        if (control?.kind === 'commit' || control?.kind === 'rollback') return ok();
+        if (control?.kind === 'commit' || control?.kind === 'rollback') return okPacket();
         throw new TransactionEndedError();
       default:
         break;
@@ -101,7 +102,7 @@ export class DrizzleConnection {
     if (control?.kind === 'isolation') {
       // Held for the `start transaction` that follows: the router sets it on the connection it chooses.
       this.isolationLevel = control.level;
-      return ok();
+      return okPacket();
     }
     if (control?.kind !== 'start') {
       throw new NotSupportedError(
@@ -118,7 +119,7 @@ export class DrizzleConnection {
       );
     }
     await this.start(control.readOnly);
-    return ok();
+    return okPacket();
   }
 
   private async start(readOnly: boolean): Promise<void> {
@@ -139,18 +140,4 @@ export class DrizzleConnection {
     }
     this.phase = 'open';
   }
-}
-
-/** The empty OK packet a control statement answers with. */
-function ok(): ResultTuple {
-  const header: Omit<ResultSetHeader, 'constructor'> = {
-    fieldCount: 0,
-    affectedRows: 0,
-    insertId: 0,
-    info: '',
-    serverStatus: 0,
-    warningStatus: 0,
-    changedRows: 0,
-  };
-  return [header as ResultSetHeader, []];
 }
