@@ -3,6 +3,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopUnusedPrivateEngine } from '../packages/cluster/src/docker/engine.js';
 import { processesUsing } from './support/processes.js';
 
 let root = '';
@@ -14,7 +15,10 @@ export function setup(): void {
   process.env.RWSPLIT_STATE_ROOT = root;
 }
 
-export function teardown(): void {
+export async function teardown(): Promise<void> {
+  // A docker suite releases the private engine it started; one still up with no live user was leaked
+  // (or its worker was killed): stopped now, and the run fails.
+  const leakedEngine = await stopUnusedPrivateEngine();
   const leftovers = processesUsing(root);
   for (const pid of leftovers) {
     try {
@@ -26,5 +30,6 @@ export function teardown(): void {
   if (leftovers.length > 0) {
     throw new Error(`processes outlived the suite (ended now): ${leftovers.join(', ')}; state under ${root}`);
   }
+  if (leakedEngine) throw new Error('the private docker engine outlived the suite (stopped now)');
   rmSync(root, { recursive: true, force: true });
 }

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
-import { type HostAccess, LOCAL_ACCESS, statusFrom } from './host-access.js';
+import { type HostAccess, LOCAL_ACCESS, statusFrom, superviseOn } from './host-access.js';
 import type { LoadBalancer } from './load-balancer.js';
-import { type ExitStatus, ManagedProcess } from './managed-process.js';
+import type { ExitStatus } from './managed-process.js';
 import type { AppSpec } from './options.js';
+import type { SupervisedProcess } from './runtime/supervised-process.js';
 import { renderTemplateFile } from './templates.js';
 import { waitFor } from './wait.js';
 
@@ -49,7 +50,7 @@ class ServiceProcess implements ProcessControl {
   constructor(
     readonly host: string,
     readonly port: number,
-    private readonly process: ManagedProcess,
+    private readonly process: SupervisedProcess,
     private readonly readyPath: string,
     private readonly timeoutMs: number,
     /** Its host's: readiness is asked from there (under netns, from inside the host's namespace). */
@@ -90,10 +91,10 @@ class ServiceProcess implements ProcessControl {
     return this.process.stop(15_000);
   }
   async pause(): Promise<void> {
-    this.process.pause();
+    await this.process.pause();
   }
   async resume(): Promise<void> {
-    this.process.resume();
+    await this.process.resume();
   }
   async restart(): Promise<void> {
     await this.process.stop(15_000);
@@ -137,7 +138,7 @@ export class AppServerHost implements Server {
     this.app = new ServiceProcess(
       config.host,
       config.appPort,
-      new ManagedProcess({
+      superviseOn(access, {
         name: `${config.name} app`,
         command: appLine.command,
         args: appLine.args,
@@ -169,7 +170,7 @@ export class AppServerHost implements Server {
     this.nginx = new ServiceProcess(
       config.host,
       config.nginxPort,
-      new ManagedProcess({
+      superviseOn(access, {
         name: `${config.name} nginx`,
         command: nginxLine.command,
         args: nginxLine.args,

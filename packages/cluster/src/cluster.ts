@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FAILOVER_CLI } from '@rwsplit/failover';
 import type { AlertReceiver } from './alert-receiver.js';
 import { AppServerHost, type ProcessControl, type Server } from './app-server.js';
 import { findBinary } from './binaries.js';
@@ -12,9 +13,11 @@ import {
   type IssuedCertificate,
   issueCertificate,
 } from './cluster-ca.js';
+import type { ImageName } from './docker/images.js';
 import { ClusterError } from './errors.js';
 import { type FailoverManagerHandle, FailoverManagers } from './failover-managers.js';
 import { isAhead, mostAdvanced } from './gtid-order.js';
+import type { HostAccess } from './host-access.js';
 import { HOST_OCTETS, type HostModel, LoopbackHostModel } from './host-model.js';
 import type { Keepalived } from './keepalived.js';
 import { LbPair } from './lb-pair.js';
@@ -30,8 +33,12 @@ import {
   type ClusterOptions,
   type Credentials,
   type ResolvedOptions,
+  type RuntimeKind,
   resolveOptions,
 } from './options.js';
+import { openDockerRuntime } from './runtime/docker-runtime.js';
+import { NATIVE_RUNTIME } from './runtime/native-runtime.js';
+import type { ProcessRuntime } from './runtime/supervised-process.js';
 import { blockedOnTheWay, databaseServiceUser } from './service-user.js';
 import { forgetCluster, trackCluster } from './signals.js';
 import { renderTemplateText } from './templates.js';
@@ -152,6 +159,8 @@ export interface Cluster {
   /** The cluster's address block, `127.X.Y`. */
   readonly block: string;
   readonly hostModel: HostModel;
+  /** What runs its programs: `native` child processes or `docker` containers. */
+  readonly runtime: RuntimeKind;
   readonly credentials: ClusterCredentials;
   /** The cluster CA (made at start): it issued the LB's and every database node's certificate. */
   readonly ca: { readonly certificatePem: string; readonly certificateFile: string };
@@ -228,6 +237,8 @@ class RunningCluster implements Cluster {
     readonly hostModel: HostModel,
     readonly stateDir: string,
     private readonly clusterCa: ClusterCa,
+    /** What runs the programs: child processes, or containers (`runtime: 'docker'`). */
+    private readonly programs: ProcessRuntime,
   ) {
     const c = options.credentials;
     this.credentials = {
@@ -241,6 +252,10 @@ class RunningCluster implements Cluster {
 
   get block(): string {
     return this.hostModel.block;
+  }
+
+  get runtime(): RuntimeKind {
+    return this.programs.kind;
   }
 
   get secretsFile(): string {
@@ -457,6 +472,11 @@ class RunningCluster implements Cluster {
     };
   }
 
+  /** How the harness acts on a host: the host model's way in, with this cluster's runtime for its programs. */
+  private access(host: string): HostAccess {
+    return { ...this.hostModel.access(host), runtime: this.programs };
+  }
+
   async boot(): Promise<void> {
     const { credentials } = this.options;
     writeFileSync(this.secretsFile, `${JSON.stringify({ credentials }, null, 2)}\n`, { mode: 0o600 });
@@ -568,7 +588,7 @@ class RunningCluster implements Cluster {
       exporter: options.credentials.exporter,
       ui: options.credentials.monitoring,
       startTimeoutMs: options.startTimeoutMs,
-      access: (address) => hostModel.access(address),
+      access: (address) => this.access(address),
       // The receiver runs in this process: under netns it listens outside, where Alertmanager reaches it.
       receiverHost: hostModel.kind === 'netns' ? hostModel.outside : host,
     });
@@ -598,6 +618,7 @@ class RunningCluster implements Cluster {
           semiSync: options.semiSync,
           managed: options.failover !== undefined,
           launch: hostModel.access(host).launch,
+          runtime: this.programs,
         }),
       );
     }
@@ -670,7 +691,7 @@ class RunningCluster implements Cluster {
     const hosts = [];
     for (let index = 0; index < failover.managers; index++) {
       const host = hostModel.address(HOST_OCTETS.server(index));
-      hosts.push({ host, port: await hostModel.claimPort(host, 7300), access: hostModel.access(host) });
+      hosts.push({ host, port: await hostModel.claimPort(host, 7300), access: this.access(host) });
     }
     this.managers = await FailoverManagers.create(
       join(this.stateDir, 'failover'),
@@ -747,7 +768,7 @@ class RunningCluster implements Cluster {
           appEnv,
           startTimeoutMs: options.startTimeoutMs,
           lbs: () => this.loadBalancers,
-          access: hostModel.access(host),
+          access: this.access(host),
         }),
       );
     }
@@ -775,7 +796,7 @@ class RunningCluster implements Cluster {
           certificate,
           stats: options.credentials.stats,
           startTimeoutMs: options.startTimeoutMs,
-          access: hostModel.access(internalHost),
+          access: this.access(internalHost),
           name,
         }),
       );
@@ -788,7 +809,7 @@ class RunningCluster implements Cluster {
           host: haproxy.internalHost,
           dir: join(lbDir, `lb-${index + 1}`),
           haproxy,
-          access: hostModel.access(haproxy.internalHost),
+          access: this.access(haproxy.internalHost),
         })),
         lbHost,
         options.startTimeoutMs,
@@ -864,6 +885,7 @@ class RunningCluster implements Cluster {
       await Promise.all(this.dbNodes.map((node) => node.stop()));
     } finally {
       forgetCluster(this);
+      await this.programs.close().catch(() => {});
       await this.hostModel.release();
       if (!keepState) rmSync(this.stateDir, { recursive: true, force: true });
     }
@@ -886,6 +908,29 @@ function checkBinaries(options: ResolvedOptions): void {
     if (options.servers > 0) needed.push('prometheus-nginx-exporter');
   }
   for (const binary of needed) findBinary(binary);
+}
+
+/**
+ * The runtime the options ask for. Docker's containers see the state directory and the code they run (the
+ * app, its static files, the managers' CLI, this package) at the same paths as this machine.
+ */
+async function openRuntime(
+  options: ResolvedOptions,
+  block: string,
+  stateDir: string,
+): Promise<ProcessRuntime> {
+  if (options.runtime === 'native') return NATIVE_RUNTIME;
+  const images: ImageName[] = ['mariadb'];
+  if (options.servers > 0) images.push('haproxy', 'nginx', 'node');
+  else if (options.failover !== undefined) images.push('node');
+  if (options.monitoring) images.push('monitoring');
+  const app = options.app;
+  const codePaths = [
+    fileURLToPath(new URL('..', import.meta.url)),
+    FAILOVER_CLI,
+    ...(app === undefined ? [] : [...app.command, app.cwd ?? process.cwd(), app.staticDir ?? '']),
+  ];
+  return openDockerRuntime({ block, stateDir, codePaths, images, startTimeoutMs: options.startTimeoutMs });
 }
 
 /** The hosts of a netns lab for these options: the LB pair, the servers (and managers' hosts), nodes, monitoring. */
@@ -922,6 +967,7 @@ export async function startCluster(options?: ClusterOptions): Promise<Cluster> {
       : await LoopbackHostModel.allocate(resolved.block);
   let cluster: RunningCluster;
   let stateDir: string | undefined;
+  let runtime: ProcessRuntime | undefined;
   try {
     const root = resolved.stateRoot ?? tmpdir();
     mkdirSync(root, { recursive: true });
@@ -943,8 +989,10 @@ export async function startCluster(options?: ClusterOptions): Promise<Cluster> {
       );
     }
     const ca = await createClusterCa(caDir, `rwsplit ${hostModel.block}`);
-    cluster = new RunningCluster(resolved, hostModel, stateDir, ca);
+    runtime = await openRuntime(resolved, hostModel.block, stateDir);
+    cluster = new RunningCluster(resolved, hostModel, stateDir, ca, runtime);
   } catch (error) {
+    await runtime?.close().catch(() => {});
     await hostModel.release();
     if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
     throw error;

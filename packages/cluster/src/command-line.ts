@@ -4,11 +4,12 @@
 import { parseArgs } from 'node:util';
 import { type Cluster, startCluster } from './cluster.js';
 import { ClusterError } from './errors.js';
-import type { AppSpec, Balance, HostKind, LbMode } from './options.js';
+import type { AppSpec, Balance, HostKind, LbMode, RuntimeKind } from './options.js';
 
 const USAGE = `usage: rwsplit-cluster [--servers 0|1|2] [--replicas 0-3] [--balance roundrobin|leastconn|source]
                       [--mode active-active|active-passive] [--app "node path/to/app.js"] [--no-failover]
-                      [--no-semi-sync] [--no-monitoring] [--hosts loopback|netns] [--keep-state] [--json]`;
+                      [--no-semi-sync] [--no-monitoring] [--hosts loopback|netns] [--runtime native|docker]
+                      [--keep-state] [--json]`;
 
 function numberFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -88,6 +89,7 @@ async function main(args: readonly string[], defaults: CliDefaults): Promise<voi
       'no-semi-sync': { type: 'boolean', default: false },
       'no-monitoring': { type: 'boolean', default: false },
       hosts: { type: 'string' },
+      runtime: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -124,7 +126,8 @@ async function main(args: readonly string[], defaults: CliDefaults): Promise<voi
     ...(values['no-failover'] ? { failover: false } : {}),
     ...(values['no-semi-sync'] ? { semiSync: false } : {}),
     monitoring: !values['no-monitoring'],
-    hosts: hostKind(values.hosts),
+    runtime: runtimeKind(values.runtime),
+    hosts: hostKind(values.hosts, runtimeKind(values.runtime)),
   });
   const up = cluster;
   if (values.json) console.log(JSON.stringify(up.endpoints()));
@@ -137,17 +140,28 @@ async function main(args: readonly string[], defaults: CliDefaults): Promise<voi
 }
 
 /**
+ * `--hosts`: as given, else netns where it can run (root on Linux, native programs), else loopback (the
+ * docker runtime's containers share this machine's network and take loopback addresses).
+ */
+function hostKind(flag: string | undefined, runtime: RuntimeKind): HostKind {
+  if (flag === 'loopback' || flag === 'netns') return flag;
+  if (flag !== undefined)
+    throw new ClusterError(`--hosts: expected loopback | netns, got ${flag}`, 'CLUSTER_INVALID_OPTION');
+  if (runtime === 'docker') return 'loopback';
+  return process.platform === 'linux' && process.getuid?.() === 0 ? 'netns' : 'loopback';
+}
+
+/** `--runtime`: native (default) or docker. */
+function runtimeKind(flag: string | undefined): RuntimeKind {
+  if (flag === undefined || flag === 'native' || flag === 'docker') return flag ?? 'native';
+  throw new ClusterError(`--runtime: expected native | docker, got ${flag}`, 'CLUSTER_INVALID_OPTION');
+}
+
+/**
  * Runs the command with `args` (flags only, e.g. `process.argv.slice(2)`): starts the cluster, prints the
  * summary (or the endpoints with `--json`) and stays in the foreground until a signal stops it. A failure
  * is printed with the usage and ends the process with exit code 1.
  */
-/** `--hosts`: as given, else netns where it can run (root on Linux), else loopback. */
-function hostKind(flag: string | undefined): HostKind {
-  if (flag === 'loopback' || flag === 'netns') return flag;
-  if (flag !== undefined)
-    throw new ClusterError(`--hosts: expected loopback | netns, got ${flag}`, 'CLUSTER_INVALID_OPTION');
-  return process.platform === 'linux' && process.getuid?.() === 0 ? 'netns' : 'loopback';
-}
 
 export async function runCli(args: readonly string[], defaults: CliDefaults = {}): Promise<void> {
   try {

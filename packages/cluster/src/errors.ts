@@ -6,7 +6,11 @@ export type ClusterErrorCode =
   | 'CLUSTER_PROCESS_FAILED'
   | 'CLUSTER_NOT_READY'
   | 'CLUSTER_COMMAND_FAILED'
-  | 'CLUSTER_STOPPED';
+  | 'CLUSTER_STOPPED'
+  /** The docker runtime found no engine and could not install or start its own. */
+  | 'CLUSTER_DOCKER_UNAVAILABLE'
+  /** An image of the docker runtime could not be made (debootstrap, `docker import`, `docker build`). */
+  | 'CLUSTER_IMAGE_BUILD_FAILED';
 
 export class ClusterError extends Error {
   override readonly name = 'ClusterError';

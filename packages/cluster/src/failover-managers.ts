@@ -4,10 +4,10 @@ import { dirname, join } from 'node:path';
 import { FAILOVER_CLI, type ManagerStatus } from '@rwsplit/failover';
 import { type ClusterCa, issueCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
-import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
-import { ManagedProcess } from './managed-process.js';
+import { type HostAccess, LOCAL_ACCESS, superviseOn } from './host-access.js';
 import type { MariaDbNode } from './mariadb-node.js';
 import type { Credentials, ResolvedOptions } from './options.js';
+import type { SupervisedProcess } from './runtime/supervised-process.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -52,7 +52,7 @@ export interface ManagerHost {
 
 class ManagerProcess implements FailoverManagerHandle {
   readonly url: string;
-  private readonly process: ManagedProcess;
+  private readonly process: SupervisedProcess;
   private readonly access: HostAccess;
 
   constructor(
@@ -67,7 +67,7 @@ class ManagerProcess implements FailoverManagerHandle {
     this.url = `https://${host.host}:${host.port}`;
     this.access = host.access ?? LOCAL_ACCESS;
     const line = this.access.launch(process.execPath, [...FAILOVER_ARGS, 'run', '--config', configFile]);
-    this.process = new ManagedProcess({
+    this.process = superviseOn(this.access, {
       name: id,
       command: line.command,
       args: line.args,
@@ -87,10 +87,10 @@ class ManagerProcess implements FailoverManagerHandle {
     return this.process.kill();
   }
   pause(): void {
-    this.process.pause();
+    void this.process.pause();
   }
   resume(): void {
-    this.process.resume();
+    void this.process.resume();
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,7 @@
 import { type ApiAnswer, type ApiCall, callApi } from '@rwsplit/failover';
 import { runCommand } from './managed-process.js';
+import { NATIVE_RUNTIME } from './runtime/native-runtime.js';
+import type { ProcessRuntime, RuntimeProcessSpec, SupervisedProcess } from './runtime/supervised-process.js';
 
 /** A program and its arguments, ready to spawn. */
 export interface CommandLine {
@@ -30,6 +32,13 @@ export const FROM_HERE: HostClient = (url, request) => callApi(url, request);
 export interface HostAccess {
   readonly launch: Launcher;
   readonly request: HostClient;
+  /** How the host's long-running programs run: child processes (default) or containers. */
+  readonly runtime?: ProcessRuntime;
+}
+
+/** A long-running program on the host, by the host's runtime. */
+export function superviseOn(access: HostAccess, spec: RuntimeProcessSpec): SupervisedProcess {
+  return (access.runtime ?? NATIVE_RUNTIME).process(spec);
 }
 
 /** This machine's own network stack, for the loopback model. */

@@ -10,6 +10,19 @@ export {
   startCluster,
 } from './cluster.js';
 export { type CliDefaults, runCli } from './command-line.js';
+export {
+  type AcquireEngineOptions,
+  acquireDockerEngine,
+  type DockerEngine,
+  stopUnusedPrivateEngine,
+} from './docker/engine.js';
+export {
+  type EnsureImagesOptions,
+  ensureImages,
+  IMAGE_NAMES,
+  type ImageBuild,
+  type ImageName,
+} from './docker/images.js';
 export { ClusterError, type ClusterErrorCode } from './errors.js';
 export type { FailoverManagerHandle } from './failover-managers.js';
 export type { HostModel } from './host-model.js';
@@ -23,7 +36,9 @@ export type {
   ClusterPorts,
   Credentials,
   FailoverOptions,
+  HostKind,
   LbMode,
+  RuntimeKind,
   SemiSyncOptions,
 } from './options.js';
 export { renderTemplate } from './templates.js';

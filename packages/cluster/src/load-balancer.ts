@@ -4,9 +4,10 @@ import type { ProcessControl } from './app-server.js';
 import { findBinary } from './binaries.js';
 import type { IssuedCertificate } from './cluster-ca.js';
 import { ClusterError } from './errors.js';
-import { type HostAccess, LOCAL_ACCESS, statusFrom } from './host-access.js';
-import { type ExitStatus, ManagedProcess } from './managed-process.js';
+import { type HostAccess, LOCAL_ACCESS, statusFrom, superviseOn } from './host-access.js';
+import type { ExitStatus } from './managed-process.js';
 import type { Balance, Credentials, LbMode } from './options.js';
+import type { SupervisedProcess } from './runtime/supervised-process.js';
 import { renderTemplateFile } from './templates.js';
 import { waitFor } from './wait.js';
 
@@ -57,7 +58,7 @@ export class LoadBalancer implements ProcessControl {
   readonly httpsUrl: string;
   readonly statsUrl: string;
   readonly prometheusUrl: string;
-  private readonly process: ManagedProcess;
+  private readonly process: SupervisedProcess;
   private readonly socketPath: string;
   private readonly configPath: string;
   private readonly access: HostAccess;
@@ -75,7 +76,7 @@ export class LoadBalancer implements ProcessControl {
     this.configPath = join(config.dir, 'haproxy.cfg');
     this.access = config.access ?? LOCAL_ACCESS;
     const line = this.access.launch(findBinary('haproxy'), ['-db', '-f', this.configPath]);
-    this.process = new ManagedProcess({
+    this.process = superviseOn(this.access, {
       name: `${config.name ?? 'lb'} (haproxy)`,
       command: line.command,
       args: line.args,
@@ -242,10 +243,10 @@ export class LoadBalancer implements ProcessControl {
     return this.process.stop(5_000);
   }
   async pause(): Promise<void> {
-    this.process.pause();
+    await this.process.pause();
   }
   async resume(): Promise<void> {
-    this.process.resume();
+    await this.process.resume();
   }
   /** Stops it if running, starts it from the same config (and the current certificate), waits until it listens. */
   async restart(): Promise<void> {

@@ -4,7 +4,9 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { findBinary } from './binaries.js';
 import { ClusterError } from './errors.js';
 import { HERE, type Launcher } from './host-access.js';
-import { ManagedProcess, runCommand, tailFile } from './managed-process.js';
+import { runCommand, tailFile } from './managed-process.js';
+import { NATIVE_RUNTIME } from './runtime/native-runtime.js';
+import type { ProcessRuntime, SupervisedProcess } from './runtime/supervised-process.js';
 import { databaseServiceUser, handOver, harnessUserName, type ServiceUser } from './service-user.js';
 import { renderTemplateFile, renderTemplateText } from './templates.js';
 import { waitFor } from './wait.js';
@@ -93,6 +95,8 @@ export interface MariaDbNodeConfig {
   readonly managed: boolean;
   /** How to start the server on the node's host. Default: here (loopback). */
   readonly launch?: Launcher;
+  /** What runs it: a child process (default) or a container. */
+  readonly runtime?: ProcessRuntime;
 }
 
 const ADMIN_TIMEOUT_MS = 5_000;
@@ -106,7 +110,7 @@ export class MariaDbNode implements DbNode {
   /** The primary this node replicates from, as `host:port`; undefined for a primary. */
   private following: string | undefined;
   private wasPrimary: boolean;
-  private readonly process: ManagedProcess;
+  private readonly process: SupervisedProcess;
   private readonly serviceUser: ServiceUser | undefined = databaseServiceUser();
   private readonly paths: {
     datadir: string;
@@ -139,11 +143,19 @@ export class MariaDbNode implements DbNode {
       `--defaults-file=${this.paths.config}`,
       ...this.userArgs(),
     ]);
-    this.process = new ManagedProcess({
+    this.process = (config.runtime ?? NATIVE_RUNTIME).process({
       name: config.name,
       command: line.command,
       args: line.args,
       logFile: join(config.dir, 'mariadbd.out'),
+      // For a runtime that waits itself (docker): the server answers on its socket.
+      readiness: [
+        'mariadb-admin',
+        '--no-defaults',
+        `--socket=${this.paths.socket}`,
+        '--connect-timeout=1',
+        'ping',
+      ],
     });
   }
 
@@ -352,11 +364,11 @@ export class MariaDbNode implements DbNode {
   }
 
   async pause(): Promise<void> {
-    this.process.pause();
+    await this.process.pause();
   }
 
   async resume(): Promise<void> {
-    this.process.resume();
+    await this.process.resume();
   }
 
   /** Stops (gracefully) and starts again; the cluster re-points it if the primary changed meanwhile. */

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { AlertReceiver } from './alert-receiver.js';
 import { findBinary } from './binaries.js';
 import { ClusterError } from './errors.js';
-import { type HostAccess, LOCAL_ACCESS } from './host-access.js';
-import { ManagedProcess } from './managed-process.js';
+import { type HostAccess, LOCAL_ACCESS, superviseOn } from './host-access.js';
 import type { Credentials } from './options.js';
+import type { SupervisedProcess } from './runtime/supervised-process.js';
 import { renderTemplateFile, TEMPLATE_DIR } from './templates.js';
 import { waitFor } from './wait.js';
 
@@ -92,7 +92,7 @@ export class MonitoringHost {
   readonly receiver: AlertReceiver;
   readonly prometheusUrl: string;
   readonly alertmanagerUrl: string;
-  private readonly processes: ManagedProcess[] = [];
+  private readonly processes: SupervisedProcess[] = [];
 
   constructor(private readonly config: MonitoringHostConfig) {
     const { host, ports } = config;
@@ -281,8 +281,9 @@ export class MonitoringHost {
 
   /** Starts `binary` on `host` (the monitoring host, or the node or server an exporter sits beside). */
   private spawn(host: string, name: string, binary: string, args: string[]): void {
-    const line = (this.config.access?.(host) ?? LOCAL_ACCESS).launch(findBinary(binary), args);
-    const process = new ManagedProcess({
+    const access = this.config.access?.(host) ?? LOCAL_ACCESS;
+    const line = access.launch(findBinary(binary), args);
+    const process = superviseOn(access, {
       name,
       command: line.command,
       args: line.args,

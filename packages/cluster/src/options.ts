@@ -89,9 +89,17 @@ export interface ClusterOptions {
    * (`npm start` as root picks `netns`).
    */
   readonly hosts?: HostKind;
+  /**
+   * What runs the programs. `native`: child processes of this one. `docker`: each program a container
+   * (built locally from Debian's packages, started through testcontainers) on the host network, with the
+   * loopback host model; a private Docker engine is installed and started when none answers. Default
+   * `native`.
+   */
+  readonly runtime?: RuntimeKind;
 }
 
 export type HostKind = 'loopback' | 'netns';
+export type RuntimeKind = 'native' | 'docker';
 
 export interface SemiSyncOptions {
   /** How long a commit waits for a replica's acknowledgement before the primary falls back to async. Default 1000 ms. */
@@ -156,6 +164,7 @@ export interface ResolvedOptions {
   readonly publicName: string | undefined;
   readonly monitoring: boolean;
   readonly hosts: HostKind;
+  readonly runtime: RuntimeKind;
 }
 
 export const DEFAULT_PORTS: ClusterPorts = {
@@ -169,6 +178,7 @@ export const DEFAULT_PORTS: ClusterPorts = {
 
 const BALANCES: readonly Balance[] = ['roundrobin', 'leastconn', 'source'];
 const MODES: readonly LbMode[] = ['active-active', 'active-passive'];
+const RUNTIMES: readonly RuntimeKind[] = ['native', 'docker'];
 const KNOWN = new Set([
   'servers',
   'replicas',
@@ -186,6 +196,7 @@ const KNOWN = new Set([
   'publicName',
   'monitoring',
   'hosts',
+  'runtime',
 ]);
 
 const FAILOVER_KEYS = new Set([
@@ -335,6 +346,13 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   if (options.hosts === 'netns' && (process.platform !== 'linux' || process.getuid?.() !== 0)) {
     invalid('hosts', 'netns needs root on Linux (network namespaces, nftables); use loopback');
   }
+  const runtime = oneOf('runtime', options.runtime, RUNTIMES, 'native');
+  if (runtime === 'docker' && options.hosts === 'netns') {
+    invalid(
+      'runtime',
+      "docker runs containers on the host network with each host on its own loopback address; netns hosts run natively (use hosts: 'loopback')",
+    );
+  }
   if (options.monitoring !== undefined && typeof options.monitoring !== 'boolean') {
     invalid('monitoring', `expected a boolean, got ${JSON.stringify(options.monitoring)}`);
   }
@@ -374,6 +392,7 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
     publicName: resolvePublicName(options.publicName),
     monitoring: options.monitoring ?? true,
     hosts: options.hosts ?? 'loopback',
+    runtime,
   };
   // Checked after every other option, so a wrong value elsewhere is named first.
   if (servers > 0 && app === undefined) {

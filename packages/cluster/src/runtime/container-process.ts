@@ -1,0 +1,241 @@
+import { createWriteStream } from 'node:fs';
+import { constants } from 'node:os';
+import type { GenericContainer } from 'testcontainers';
+import { type ExitStatus, tailFile } from '../managed-process.js';
+import type { DockerApi } from './docker-api.js';
+import type { RuntimeProcessSpec, SupervisedProcess } from './supervised-process.js';
+
+/** A host path bound into the container at the same path, so the program's command line holds as it is. */
+export interface SamePathMount {
+  readonly path: string;
+  readonly mode: 'ro' | 'rw';
+}
+
+/** What a container needs besides the program's spec; the docker runtime fills it in. */
+export interface ContainerSetting {
+  readonly image: string;
+  readonly mounts: readonly SamePathMount[];
+  /** Labels that say whose it is: the reaper's key for leftovers of a run that died. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Container name without the run counter; unique within the engine. */
+  readonly name: string;
+  readonly startTimeoutMs: number;
+  readonly api: DockerApi;
+  /** testcontainers' class (loaded by the runtime once the engine is known). */
+  readonly containers: new (
+    image: string,
+  ) => GenericContainer;
+  /** Told each container id as it starts and as it goes, so the runtime can remove what is left. */
+  readonly track: (id: string, live: boolean) => void;
+}
+
+/**
+ * A program of the topology run as a container on the host network: the same command line, binaries from
+ * the image, the cluster's state directory bound in at its own path. Each start is a fresh container
+ * (removed once it has exited), so a restart after `kill()` is what it is natively: a new process over the
+ * same data directory.
+ */
+export class ContainerProcess implements SupervisedProcess {
+  readonly name: string;
+  private runs = 0;
+  private id: string | undefined;
+  private mainPid: number | undefined;
+  private live = false;
+  private paused = false;
+  private lastExit: ExitStatus | undefined;
+  private failure: string | undefined;
+  private exitPromise: Promise<ExitStatus> = Promise.resolve({ code: null, signal: null });
+  /** Engine calls in order: a pause sent before the container is up waits for it. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly spec: RuntimeProcessSpec,
+    private readonly setting: ContainerSetting,
+  ) {
+    this.name = spec.name;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.mainPid : undefined;
+  }
+
+  get running(): boolean {
+    return this.live;
+  }
+
+  get isPaused(): boolean {
+    return this.live && this.paused;
+  }
+
+  get exitStatus(): ExitStatus | undefined {
+    return this.lastExit;
+  }
+
+  start(): void {
+    if (this.live) throw new Error(`${this.name} is already running`);
+    this.live = true;
+    this.paused = false;
+    this.lastExit = undefined;
+    this.failure = undefined;
+    this.mainPid = undefined;
+    this.runs += 1;
+    let ended!: (status: ExitStatus) => void;
+    this.exitPromise = new Promise((resolve) => {
+      ended = resolve;
+    });
+    const launched = this.launch(this.runs).then(
+      (id) => {
+        void this.watch(id).then(ended);
+      },
+      (error: unknown) => {
+        this.failure = error instanceof Error ? error.message : String(error);
+        this.gone({ code: null, signal: null });
+        ended(this.lastExit ?? { code: null, signal: null });
+      },
+    );
+    this.queue = launched;
+  }
+
+  exited(): Promise<ExitStatus> {
+    return this.exitPromise;
+  }
+
+  async kill(): Promise<void> {
+    await this.queue;
+    if (!this.live || this.id === undefined) return;
+    // The engine refuses to signal a frozen container; SIGKILL after thawing is as sudden.
+    if (this.paused) await this.engine('POST', 'unpause');
+    this.paused = false;
+    await this.engine('POST', 'kill?signal=SIGKILL');
+    await this.exitPromise;
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    await this.queue;
+    if (!this.live || this.id === undefined) return;
+    if (this.paused) await this.engine('POST', 'unpause');
+    this.paused = false;
+    // The engine sends SIGTERM, then SIGKILL after t seconds.
+    await this.engine('POST', `stop?t=${Math.max(1, Math.ceil(graceMs / 1000))}`, graceMs + 30_000);
+    await this.exitPromise;
+  }
+
+  /** Freezes the container (the cgroup freezer: every process in it, like SIGSTOP of a group). */
+  pause(): Promise<void> {
+    if (this.live && !this.paused) {
+      this.paused = true;
+      this.enqueue(() => this.engine('POST', 'pause'));
+    }
+    return this.queue;
+  }
+
+  resume(): Promise<void> {
+    if (this.live && this.paused) {
+      this.paused = false;
+      this.enqueue(() => this.engine('POST', 'unpause'));
+    }
+    return this.queue;
+  }
+
+  logTail(lines = 20): string {
+    return tailFile(this.spec.logFile, lines);
+  }
+
+  deathReason(): string | undefined {
+    if (this.live) return undefined;
+    if (this.failure !== undefined) {
+      return `${this.name}: its container did not start: ${this.failure}; last lines of ${this.spec.logFile}:\n${this.logTail()}`;
+    }
+    const status = this.lastExit;
+    const how = status?.signal ? `signal ${status.signal}` : `exit code ${status?.code ?? '?'}`;
+    return `${this.name} exited (${how}); last lines of ${this.spec.logFile}:\n${this.logTail()}`;
+  }
+
+  private async launch(run: number): Promise<string> {
+    const { spec, setting } = this;
+    const [command, ...args] = [spec.command, ...spec.args];
+    const log = createWriteStream(spec.logFile, { flags: 'a' });
+    const environment: Record<string, string> = {};
+    for (const [key, value] of Object.entries(spec.env ?? process.env)) {
+      if (value !== undefined) environment[key] = value;
+    }
+    let container = new setting.containers(setting.image)
+      .withName(`${setting.name}-${run}`)
+      .withNetworkMode('host')
+      .withCommand([command ?? '', ...args])
+      .withEnvironment(environment)
+      .withLabels({ ...setting.labels })
+      .withUser(`${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`)
+      .withBindMounts(setting.mounts.map((m) => ({ source: m.path, target: m.path, mode: m.mode })))
+      .withStartupTimeout(setting.startTimeoutMs)
+      .withLogConsumer((stream) => {
+        stream.on('data', (chunk: Buffer | string) => log.write(chunk));
+        stream.on('end', () => log.end());
+        stream.on('error', () => log.end());
+      });
+    if (spec.cwd !== undefined) container = container.withWorkingDir(spec.cwd);
+    if (spec.readiness !== undefined) {
+      const { Wait } = await import('testcontainers');
+      container = container.withWaitStrategy(Wait.forSuccessfulCommand(shellLine(spec.readiness)));
+    }
+    const started = await container.start();
+    const id = started.getId();
+    this.id = id;
+    setting.track(id, true);
+    const inspected = await setting.api
+      .call<{ State?: { Pid?: number } }>('GET', `/containers/${id}/json`)
+      .catch(() => undefined);
+    this.mainPid = inspected?.State?.Pid || undefined;
+    return id;
+  }
+
+  /** Waits for the container to end, removes it, and reports how its program ended. */
+  private async watch(id: string): Promise<ExitStatus> {
+    const code = await this.setting.api.wait(id).catch(() => null);
+    await this.setting.api.call('DELETE', `/containers/${id}?force=true&v=true`).catch(() => {});
+    this.setting.track(id, false);
+    const status = exitOf(code);
+    this.gone(status);
+    return status;
+  }
+
+  private gone(status: ExitStatus): void {
+    this.lastExit = status;
+    this.live = false;
+    this.paused = false;
+    this.id = undefined;
+  }
+
+  private enqueue(operation: () => Promise<void>): void {
+    this.queue = this.queue.then(operation).catch(() => {});
+  }
+
+  private async engine(method: 'POST', action: string, timeoutMs?: number): Promise<void> {
+    if (this.id === undefined) return;
+    await this.setting.api
+      .call(method, `/containers/${this.id}/${action}`, timeoutMs)
+      .catch((error: unknown) => {
+        // 404/409: it ended in the meantime (or already is as asked); the exit watcher reports that.
+        if ((error as { status?: number }).status === 404 || (error as { status?: number }).status === 409)
+          return;
+        throw error;
+      });
+  }
+}
+
+/** A container's exit code as a process's status: 128 + n is death by signal n, as a shell reports it. */
+export function exitOf(code: number | null): ExitStatus {
+  if (code === null) return { code: null, signal: null };
+  if (code > 128) {
+    const signal = Object.entries(constants.signals).find(([, number]) => number === code - 128)?.[0];
+    if (signal !== undefined) return { code: null, signal: signal as NodeJS.Signals };
+  }
+  return { code, signal: null };
+}
+
+/** An argv as one `sh -c` line (testcontainers runs the readiness command through the shell). */
+export function shellLine(argv: readonly string[]): string {
+  return argv
+    .map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`))
+    .join(' ');
+}

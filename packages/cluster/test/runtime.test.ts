@@ -1,0 +1,90 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ClusterError } from '../src/errors.js';
+import { type ClusterOptions, resolveOptions } from '../src/options.js';
+import { exitOf, shellLine } from '../src/runtime/container-process.js';
+import { codeMounts } from '../src/runtime/docker-runtime.js';
+
+function rejection(options: unknown): ClusterError {
+  try {
+    resolveOptions(options as ClusterOptions);
+  } catch (error) {
+    if (error instanceof ClusterError) return error;
+    throw error;
+  }
+  throw new Error('expected the options to be rejected');
+}
+
+describe('the runtime option', () => {
+  it('is native unless docker is asked for', () => {
+    expect(resolveOptions({ servers: 0 }).runtime).toBe('native');
+    expect(resolveOptions({ servers: 0, runtime: 'docker' }).runtime).toBe('docker');
+  });
+
+  it('names the allowed values for a wrong one', () => {
+    const error = rejection({ servers: 0, runtime: 'podman' });
+    expect(error.code).toBe('CLUSTER_INVALID_OPTION');
+    expect(error.message).toMatch(/runtime.*native \| docker.*"podman"/);
+  });
+
+  it('refuses docker with netns hosts, saying which host model containers use', () => {
+    const error = rejection({ servers: 0, runtime: 'docker', hosts: 'netns' });
+    expect(error.message).toMatch(/runtime.*loopback/);
+  });
+});
+
+describe('a container exit as a process exit', () => {
+  it('reads 128 + n as death by signal n, as a shell does', () => {
+    expect(exitOf(137)).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(exitOf(143)).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('keeps plain exit codes, and an unknown end as unknown', () => {
+    expect(exitOf(0)).toEqual({ code: 0, signal: null });
+    expect(exitOf(1)).toEqual({ code: 1, signal: null });
+    expect(exitOf(null)).toEqual({ code: null, signal: null });
+  });
+});
+
+describe('the readiness command as a shell line', () => {
+  it('quotes only what the shell would split or expand', () => {
+    expect(shellLine(['mariadb-admin', '--socket=/tmp/a b/x.sock', 'ping'])).toBe(
+      "mariadb-admin '--socket=/tmp/a b/x.sock' ping",
+    );
+    expect(shellLine(['echo', "it's $HOME"])).toBe(`echo 'it'\\''s $HOME'`);
+  });
+});
+
+describe('the code a container is given', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rwsplit-code-mounts-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('binds each path by its project root (the topmost directory with node_modules), once', () => {
+    const project = join(root, 'project');
+    mkdirSync(join(project, 'node_modules'), { recursive: true });
+    mkdirSync(join(project, 'packages', 'app', 'node_modules'), { recursive: true });
+    mkdirSync(join(project, 'packages', 'app', 'public'), { recursive: true });
+    writeFileSync(join(project, 'packages', 'app', 'main.js'), '');
+    const mounts = codeMounts([
+      join(project, 'packages', 'app', 'main.js'),
+      join(project, 'packages', 'app', 'public'),
+      join(project, 'packages', 'app'),
+    ]);
+    expect(mounts).toEqual([{ path: project, mode: 'ro' }]);
+  });
+
+  it('binds a path outside any project as itself, and skips what does not exist or is not absolute', () => {
+    const lone = join(root, 'lone');
+    mkdirSync(lone);
+    writeFileSync(join(lone, 'app.mjs'), '');
+    expect(codeMounts([join(lone, 'app.mjs'), join(root, 'missing'), 'node', ''])).toEqual([
+      { path: lone, mode: 'ro' },
+    ]);
+  });
+
+  it('never binds a system directory over the image', () => {
+    expect(codeMounts(['/usr/bin/node', '/etc'])).toEqual([]);
+  });
+});
