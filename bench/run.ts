@@ -11,6 +11,7 @@ interface BenchResult {
 const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
   classify: () => import('./classify.bench.js'),
   'cluster-start': () => import('./cluster-start.bench.js'),
+  'docker-start': () => import('./docker-start.bench.js'),
   'router-overhead': () => import('./router-overhead.bench.js'),
   'router-cpu': () => import('./router-cpu.bench.js'),
   'router-tls': () => import('./router-tls.bench.js'),

@@ -7,6 +7,7 @@ import type { FiringAlert } from '../../examples/notes-app/src/dashboard/firing-
 import { until } from '../consistency/support/wait.js';
 import { launchChromium } from '../support/chromium.js';
 import { fetchText } from '../support/https.js';
+import { expectEveryPartScraped, FULL_TOPOLOGY_TARGETS } from '../support/monitoring-checks.js';
 import { NOTES_APP } from '../support/notes-app.js';
 
 let cluster: Cluster;
@@ -80,28 +81,7 @@ async function alertsAndResolves(
 
 describe('the monitoring host', () => {
   it('scrapes every part: LB, apps (with router metrics), managers, each database node, the public address', async () => {
-    const { value: targets } = await until(
-      async () => {
-        const all = await cluster.monitoring.targets();
-        const health = Object.values(all);
-        return health.length >= 10 && health.every((h) => h === 'up') ? all : undefined;
-      },
-      { what: 'every scrape target up', timeoutMs: 30_000, pollMs: 250 },
-    );
-    expect(Object.keys(targets).sort()).toEqual(
-      expect.arrayContaining([
-        'haproxy/lb',
-        'app/server-1',
-        'app/server-2',
-        'nginx/server-1',
-        'nginx/server-2',
-        'failover/manager-1',
-        'failover/manager-2',
-        'mysqld/db-primary',
-        'mysqld/db-replica-1',
-        'node/monitoring',
-      ]),
-    );
+    await expectEveryPartScraped(cluster, FULL_TOPOLOGY_TARGETS);
     // Up means scraped; these say the exporters really reach what they watch.
     const { value: mysqlUp } = await until(
       async () => {

@@ -237,7 +237,10 @@ afterAll(async () => {
 });
 
 describe.each([
-  ['cluster', /^(templates\/.+\.(tmpl|yml)|apps\/echo-app\.mjs|system-packages\.json)$/],
+  [
+    'cluster',
+    /^(templates\/.+\.(tmpl|yml)|apps\/echo-app\.mjs|system-packages\.json|docker\/images\/[a-z]+\/Dockerfile|examples\/[\w.-]+\.json)$/,
+  ],
   ['failover', /^$/],
 ])('the @rwsplit/%s tarball', (name, extra) => {
   const installed = () => join(app, 'node_modules/@rwsplit', name);

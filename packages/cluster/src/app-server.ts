@@ -5,8 +5,9 @@ import { type HostAccess, LOCAL_ACCESS, statusFrom, superviseOn } from './host-a
 import type { LoadBalancer } from './load-balancer.js';
 import type { ExitStatus } from './managed-process.js';
 import type { AppSpec } from './options.js';
+import { nginxConfig } from './render/service-configs.js';
 import type { SupervisedProcess } from './runtime/supervised-process.js';
-import { renderTemplateFile } from './templates.js';
+import { writeRenderedFile } from './templates.js';
 import { waitFor } from './wait.js';
 
 /** The faults every server process (an app or its Nginx) can suffer; each is reversible. */
@@ -203,26 +204,25 @@ export class AppServerHost implements Server {
   private renderNginxConfig(target: string): void {
     const tempDir = join(this.config.dir, 'nginx-temp');
     mkdirSync(tempDir, { recursive: true });
-    renderTemplateFile(
-      'nginx/nginx.conf.tmpl',
-      {
+    // The function `rwsplit-cluster render` writes a real server's nginx.conf with: one source of config.
+    writeRenderedFile(
+      target,
+      nginxConfig({
         // As root, workers would otherwise switch to `nobody` and lose access to the state dir.
         userDirective: process.getuid?.() === 0 ? 'user root root;' : '',
         pidFile: join(this.config.dir, 'nginx.pid'),
         errorLog: join(this.config.dir, 'nginx-error.log'),
         accessLog: join(this.config.dir, 'nginx-access.log'),
         tempDir,
-        host: this.config.host,
+        listen: this.config.host,
         port: this.config.nginxPort,
         statusPort: this.config.nginxStatusPort,
         appHost: this.config.host,
         appPort: this.config.appPort,
         serverName: this.config.name,
-        staticDir: this.config.app.staticDir ?? '',
-        hasStatic: this.config.app.staticDir !== undefined,
-        internalPaths: (this.config.app.internalPaths ?? ['/metrics']).map((path) => ({ path })),
-      },
-      target,
+        staticDir: this.config.app.staticDir,
+        internalPaths: this.config.app.internalPaths ?? ['/metrics'],
+      }),
     );
   }
 }

@@ -5,11 +5,13 @@ import { parseArgs } from 'node:util';
 import { type Cluster, startCluster } from './cluster.js';
 import { ClusterError } from './errors.js';
 import type { AppSpec, Balance, HostKind, LbMode, RuntimeKind } from './options.js';
+import { runRenderCommand } from './render/render-command.js';
 
 const USAGE = `usage: rwsplit-cluster [--servers 0|1|2] [--replicas 0-3] [--balance roundrobin|leastconn|source]
                       [--mode active-active|active-passive] [--app "node path/to/app.js"] [--no-failover]
                       [--no-semi-sync] [--no-monitoring] [--hosts loopback|netns] [--runtime native|docker]
-                      [--keep-state] [--json]`;
+                      [--keep-state] [--json]
+       rwsplit-cluster render --inventory hosts.json --out DIR [--force]`;
 
 function numberFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -164,6 +166,8 @@ function runtimeKind(flag: string | undefined): RuntimeKind {
  */
 
 export async function runCli(args: readonly string[], defaults: CliDefaults = {}): Promise<void> {
+  // A deployment's files for real hosts, from the same templates the harness renders (no cluster starts).
+  if (args[0] === 'render') process.exit(await runRenderCommand(args.slice(1)));
   try {
     await main(args, defaults);
   } catch (error: unknown) {

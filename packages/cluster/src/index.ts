@@ -41,4 +41,12 @@ export type {
   RuntimeKind,
   SemiSyncOptions,
 } from './options.js';
+export {
+  type Inventory,
+  InventoryError,
+  resolveInventory,
+} from './render/inventory.js';
+export { runRenderCommand } from './render/render-command.js';
+export { renderCompose } from './render/render-compose.js';
+export { type Rendering, renderHosts } from './render/render-hosts.js';
 export { renderTemplate } from './templates.js';

@@ -4,7 +4,8 @@ import type { ProcessControl } from './app-server.js';
 import { findBinary } from './binaries.js';
 import type { HostAccess } from './host-access.js';
 import { type ExitStatus, ManagedProcess, runCommand } from './managed-process.js';
-import { renderTemplateFile } from './templates.js';
+import { keepalivedConfig, keepalivedNotifyScript } from './render/service-configs.js';
+import { writeRenderedFile } from './templates.js';
 
 export interface KeepalivedConfig {
   /** `lb-1`, `lb-2`: its router id and log name. */
@@ -85,27 +86,22 @@ export class Keepalived implements ProcessControl {
     mkdirSync(config.textfileDir, { recursive: true });
     const notifyScript = join(config.dir, 'keepalived-notify.sh');
     // Root's, 0755 in a directory only root may write: keepalived's script security runs nothing else.
-    renderTemplateFile(
-      'keepalived/notify.sh.tmpl',
-      { hostName: config.name, stateFile: this.stateFile },
-      notifyScript,
-      0o755,
-    );
+    writeRenderedFile(notifyScript, keepalivedNotifyScript(config.name, this.stateFile), 0o755);
     this.writeState(false);
-    renderTemplateFile(
-      'keepalived/keepalived.conf.tmpl',
-      {
+    // The functions `rwsplit-cluster render` writes a real LB's keepalived files with: one source of config.
+    writeRenderedFile(
+      this.configPath,
+      keepalivedConfig({
         hostName: config.name,
+        self: config.host,
+        peers: config.peers,
         floating: config.floating,
         prefixLength: config.prefixLength,
         interface: config.interface,
         routerId: config.routerId,
         priority: config.priority,
-        self: config.host,
-        peers: config.peers.map((address) => ({ address })),
         notifyScript,
-      },
-      this.configPath,
+      }),
     );
     this.process.start();
     void this.process.exited().then(() => this.releaseAddress());

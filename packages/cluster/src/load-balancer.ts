@@ -7,8 +7,9 @@ import { ClusterError } from './errors.js';
 import { type HostAccess, LOCAL_ACCESS, statusFrom, superviseOn } from './host-access.js';
 import type { ExitStatus } from './managed-process.js';
 import type { Balance, Credentials, LbMode } from './options.js';
+import { authority, haproxyConfig, STATS_PASSWORD_ENV } from './render/service-configs.js';
 import type { SupervisedProcess } from './runtime/supervised-process.js';
-import { renderTemplateFile } from './templates.js';
+import { writeRenderedFile } from './templates.js';
 import { waitFor } from './wait.js';
 
 export interface LbBackend {
@@ -81,6 +82,7 @@ export class LoadBalancer implements ProcessControl {
       command: line.command,
       args: line.args,
       logFile: join(config.dir, 'haproxy.log'),
+      env: { ...process.env, [STATS_PASSWORD_ENV]: config.stats.password },
     });
   }
 
@@ -116,29 +118,24 @@ export class LoadBalancer implements ProcessControl {
 
   async start(): Promise<void> {
     const { config } = this;
-    renderTemplateFile(
-      'haproxy/haproxy.cfg.tmpl',
-      {
+    // The function `rwsplit-cluster render` writes a real LB's haproxy.cfg with: one source of config. The
+    // stats password is not in it: HAProxy reads it from its environment (see the process's env).
+    writeRenderedFile(
+      this.configPath,
+      haproxyConfig({
         runtimeSocket: this.socketPath,
-        lbHost: config.host,
-        internalHost: config.internalHost,
-        publicAuthority:
-          config.httpsPort === 443 ? config.publicName : `${config.publicName}:${config.httpsPort}`,
+        publicBind: config.host,
+        internalBind: config.internalHost,
+        publicAuthority: authority(config.publicName, config.httpsPort, 443),
         httpPort: config.httpPort,
         httpsPort: config.httpsPort,
         statsPort: config.statsPort,
         certificate: config.certificate.bundleFile,
         balance: config.balance,
+        mode: config.mode,
         statsUser: config.stats.user,
-        statsPassword: config.stats.password,
-        servers: config.backends.map((backend, index) => ({
-          name: backend.name,
-          host: backend.host,
-          port: backend.port,
-          backupFlag: config.mode === 'active-passive' && index > 0 ? ' backup' : '',
-        })),
-      },
-      this.configPath,
+        backends: config.backends,
+      }),
       0o600,
     );
     this.process.start();

@@ -5,10 +5,11 @@ import { findBinary } from './binaries.js';
 import { ClusterError } from './errors.js';
 import { HERE, type Launcher } from './host-access.js';
 import { runCommand, tailFile } from './managed-process.js';
+import { databaseConfig } from './render/service-configs.js';
 import { NATIVE_RUNTIME } from './runtime/native-runtime.js';
 import type { ProcessRuntime, SupervisedProcess } from './runtime/supervised-process.js';
 import { databaseServiceUser, handOver, harnessUserName, type ServiceUser } from './service-user.js';
-import { renderTemplateFile, renderTemplateText } from './templates.js';
+import { renderTemplateText, writeRenderedFile } from './templates.js';
 import { waitFor } from './wait.js';
 
 export type DbRole = 'primary' | 'replica';
@@ -437,9 +438,10 @@ export class MariaDbNode implements DbNode {
   }
 
   private renderConfig(): void {
-    renderTemplateFile(
-      'mariadb/node.cnf.tmpl',
-      {
+    // The function `rwsplit-cluster render` writes a real host's my.cnf with: one source of config.
+    writeRenderedFile(
+      this.paths.config,
+      databaseConfig('mariadb', {
         datadir: this.paths.datadir,
         tmpDir: this.paths.tmpDir,
         socket: this.paths.socket,
@@ -448,16 +450,16 @@ export class MariaDbNode implements DbNode {
         host: this.host,
         port: this.port,
         serverId: this.serverId,
-        readOnly: this.config.managed || this.currentRole === 'replica' ? 'ON' : 'OFF',
-        semiSync: this.config.semiSync !== undefined,
-        semiSyncTimeoutMs: this.config.semiSync?.timeoutMs ?? 0,
+        readOnly: this.config.managed || this.currentRole === 'replica',
+        semiSyncTimeoutMs: this.config.semiSync?.timeoutMs,
         managed: this.config.managed,
         filesDir: this.paths.filesDir,
-        caFile: this.config.tls.caFile,
-        certificateFile: this.config.tls.certificateFile,
-        keyFile: this.config.tls.keyFile,
-      },
-      this.paths.config,
+        tls: {
+          ca: this.config.tls.caFile,
+          certificate: this.config.tls.certificateFile,
+          key: this.config.tls.keyFile,
+        },
+      }),
     );
   }
 

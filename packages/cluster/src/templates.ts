@@ -75,6 +75,13 @@ export function renderTemplateFile(
   chmodSync(target, mode);
 }
 
+/** Writes a rendered configuration to `target`; `mode` 0o600 for one that holds a secret. */
+export function writeRenderedFile(target: string, text: string, mode = 0o644): void {
+  writeFileSync(target, text, { mode });
+  // writeFileSync's mode applies only to a file it creates: a re-render keeps the file as strict.
+  chmodSync(target, mode);
+}
+
 /** Renders `templates/<relativePath>` to a string (SQL scripts run through a connection). */
 export function renderTemplateText(relativePath: string, scope: TemplateScope): string {
   return renderTemplate(readFileSync(TEMPLATE_DIR + relativePath, 'utf8'), scope, relativePath);
