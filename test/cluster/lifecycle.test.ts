@@ -151,6 +151,19 @@ describe('cluster lifecycle', () => {
     expect(stderr).toContain('balance');
     expect(stderr).toContain('roundrobin | leastconn | source');
   });
+
+  it('the CLI rejects a bad --runtime naming the allowed values', async () => {
+    const child = spawn(process.execPath, [...CLI, '--servers', '0', '--runtime', 'podman'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(stderr).toContain('--runtime: expected native | docker, got podman');
+  });
 });
 
 describe('active-passive', () => {
