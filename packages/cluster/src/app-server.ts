@@ -6,7 +6,7 @@ import type { LoadBalancer } from './load-balancer.js';
 import type { ExitStatus } from './managed-process.js';
 import type { AppSpec } from './options.js';
 import { nginxConfig } from './render/service-configs.js';
-import type { SupervisedProcess } from './runtime/supervised-process.js';
+import { acceptsOn, type SupervisedProcess } from './runtime/supervised-process.js';
 import { writeRenderedFile } from './templates.js';
 import { waitFor } from './wait.js';
 
@@ -144,6 +144,7 @@ export class AppServerHost implements Server {
         command: appLine.command,
         args: appLine.args,
         logFile: join(config.dir, 'app.log'),
+        readiness: acceptsOn(config.host, config.appPort),
         env: {
           ...process.env,
           ...config.appEnv,
@@ -176,6 +177,7 @@ export class AppServerHost implements Server {
         command: nginxLine.command,
         args: nginxLine.args,
         logFile: join(config.dir, 'nginx.out'),
+        readiness: acceptsOn(config.host, config.nginxPort),
       }),
       readyPath,
       config.startTimeoutMs,

@@ -7,7 +7,7 @@ import { ClusterError } from './errors.js';
 import { type HostAccess, LOCAL_ACCESS, superviseOn } from './host-access.js';
 import type { MariaDbNode } from './mariadb-node.js';
 import type { Credentials, ResolvedOptions } from './options.js';
-import type { SupervisedProcess } from './runtime/supervised-process.js';
+import { acceptsOn, type SupervisedProcess } from './runtime/supervised-process.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -73,6 +73,7 @@ class ManagerProcess implements FailoverManagerHandle {
       args: line.args,
       logFile,
       cwd: dirname(FAILOVER_CLI),
+      readiness: acceptsOn(host.host, host.port),
     });
   }
 

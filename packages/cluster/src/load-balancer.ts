@@ -8,7 +8,7 @@ import { type HostAccess, LOCAL_ACCESS, statusFrom, superviseOn } from './host-a
 import type { ExitStatus } from './managed-process.js';
 import type { Balance, Credentials, LbMode } from './options.js';
 import { authority, haproxyConfig, STATS_PASSWORD_ENV } from './render/service-configs.js';
-import type { SupervisedProcess } from './runtime/supervised-process.js';
+import { acceptsOn, type SupervisedProcess } from './runtime/supervised-process.js';
 import { writeRenderedFile } from './templates.js';
 import { waitFor } from './wait.js';
 
@@ -82,6 +82,7 @@ export class LoadBalancer implements ProcessControl {
       command: line.command,
       args: line.args,
       logFile: join(config.dir, 'haproxy.log'),
+      readiness: acceptsOn(config.internalHost, config.statsPort),
       env: { ...process.env, [STATS_PASSWORD_ENV]: config.stats.password },
     });
   }

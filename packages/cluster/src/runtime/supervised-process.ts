@@ -43,6 +43,14 @@ export interface RuntimeProcessSpec extends ProcessSpec {
   readonly readiness?: readonly string[];
 }
 
+/**
+ * A readiness command for a program that serves on `host:port`: it succeeds once a TCP connection is
+ * accepted there (bash's /dev/tcp: the images carry bash, not curl).
+ */
+export function acceptsOn(host: string, port: number): readonly string[] {
+  return ['bash', '-c', `exec 3<>/dev/tcp/${host}/${port}`];
+}
+
 /** How the programs of one cluster run: `native` child processes, or `docker` containers. */
 export interface ProcessRuntime {
   readonly kind: 'native' | 'docker';
