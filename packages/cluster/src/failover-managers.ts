@@ -7,6 +7,7 @@ import { ClusterError } from './errors.js';
 import { type HostAccess, LOCAL_ACCESS, superviseOn } from './host-access.js';
 import type { MariaDbNode } from './mariadb-node.js';
 import type { Credentials, ResolvedOptions } from './options.js';
+import { managerConfig } from './render/failover-config.js';
 import { acceptsOn, type SupervisedProcess } from './runtime/supervised-process.js';
 import { waitFor } from './wait.js';
 
@@ -174,21 +175,23 @@ export class FailoverManagers {
       const configFile = join(dir, `${manager.id}.json`);
       const host = hosts[index]!;
       const certificate = await issueCertificate(ca, dir, manager.id, manager.id, [host.host]);
+      // The function `rwsplit-cluster render` builds a real host's manager config with, plus the secrets.
       const config = {
-        id: manager.id,
-        managers,
-        nodes: nodes.map((node) => ({ name: node.name, host: node.host, port: node.port })),
-        user: account.user,
+        ...managerConfig({
+          id: manager.id,
+          managers,
+          nodes,
+          user: account.user,
+          replicationUser: replication.user,
+          caFile: ca.certificateFile,
+          apiCertificate: certificate.certificateFile,
+          settings,
+          semiSync,
+        }),
         password: account.password,
         replication,
-        tls: { ca: ca.certificateFile },
         api: { certificate: certificate.certificateFile, key: certificate.keyFile },
         token,
-        ...settings,
-        semiSync:
-          semiSync === undefined
-            ? { enabled: false }
-            : { enabled: true, timeoutMs: semiSync.timeoutMs, whenNoAck: semiSync.whenNoAck },
       };
       writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
       self.handles.push(

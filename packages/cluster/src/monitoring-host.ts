@@ -6,8 +6,9 @@ import { findBinary } from './binaries.js';
 import { ClusterError } from './errors.js';
 import { type HostAccess, LOCAL_ACCESS, superviseOn } from './host-access.js';
 import type { Credentials } from './options.js';
+import { alertmanagerYaml, blackboxYaml, prometheusYaml } from './render/monitoring-configs.js';
 import type { SupervisedProcess } from './runtime/supervised-process.js';
-import { renderTemplateFile, TEMPLATE_DIR } from './templates.js';
+import { renderTemplateFile, TEMPLATE_DIR, writeRenderedFile } from './templates.js';
 import { waitFor } from './wait.js';
 
 /** A scrape target: where, and the `instance` label it gets. */
@@ -148,7 +149,7 @@ export class MonitoringHost {
     }
 
     const blackboxConfig = join(dir, 'blackbox.yml');
-    renderTemplateFile('blackbox/blackbox.yml.tmpl', { caFile: config.caFile }, blackboxConfig);
+    writeRenderedFile(blackboxConfig, blackboxYaml(config.caFile));
     this.spawn(host, 'blackbox-exporter', 'prometheus-blackbox-exporter', [
       `--config.file=${blackboxConfig}`,
       `--web.listen-address=${host}:${ports.blackbox}`,
@@ -173,11 +174,7 @@ export class MonitoringHost {
     const uiPasswordFile = join(dir, 'ui-password');
     writeFileSync(uiPasswordFile, config.ui.password, { mode: 0o600 });
     const alertmanagerConfig = join(dir, 'alertmanager.yml');
-    renderTemplateFile(
-      'alertmanager/alertmanager.yml.tmpl',
-      { receiverUrl: this.receiver.url, groupWait: '1s', groupInterval: '1s' },
-      alertmanagerConfig,
-    );
+    writeRenderedFile(alertmanagerConfig, alertmanagerYaml(this.receiver.url, '1s', '1s'));
     this.spawn(host, 'alertmanager', 'prometheus-alertmanager', [
       `--config.file=${alertmanagerConfig}`,
       `--storage.path=${join(dir, 'alertmanager-data')}`,
@@ -201,9 +198,10 @@ export class MonitoringHost {
       Object.values(targetLists).reduce((count, list) => count + list.length, 0) +
       (config.publicUrl === undefined ? 2 : 3);
     const prometheusConfig = join(dir, 'prometheus.yml');
-    renderTemplateFile(
-      'prometheus/prometheus.yml.tmpl',
-      {
+    // The function `rwsplit-cluster render` writes a real monitoring host's prometheus.yml with.
+    writeRenderedFile(
+      prometheusConfig,
+      prometheusYaml({
         ...targetLists,
         scrapeInterval: SCRAPE_INTERVAL,
         scrapeTimeout: SCRAPE_INTERVAL,
@@ -215,10 +213,8 @@ export class MonitoringHost {
         blackbox: `${host}:${ports.blackbox}`,
         uiUser: config.ui.user,
         uiPasswordFile,
-        hasPublicUrl: config.publicUrl !== undefined,
-        publicUrl: config.publicUrl ?? '',
-      },
-      prometheusConfig,
+        publicUrl: config.publicUrl,
+      }),
     );
     this.spawn(host, 'prometheus', 'prometheus', [
       `--config.file=${prometheusConfig}`,

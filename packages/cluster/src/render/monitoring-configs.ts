@@ -18,6 +18,69 @@ function scrapeTimeout(interval: string): string {
   return seconds < 10 ? interval : '10s';
 }
 
+/** One scrape target: its instance name and `host:port`. */
+export interface ScrapeTarget {
+  readonly name: string;
+  readonly target: string;
+}
+
+/** What Prometheus's configuration is made of, whoever runs it: the harness, or a real monitoring host. */
+export interface PrometheusInput {
+  readonly scrapeInterval: string;
+  readonly scrapeTimeout: string;
+  readonly rulesFile: string;
+  readonly alertmanager: string;
+  readonly prometheus: string;
+  readonly caFile: string;
+  readonly nodeExporter: string;
+  readonly blackbox: string;
+  readonly uiUser: string;
+  readonly uiPasswordFile: string;
+  /** What the blackbox exporter probes; undefined without a load balancer. */
+  readonly publicUrl: string | undefined;
+  readonly loadBalancers: readonly ScrapeTarget[];
+  readonly apps: readonly ScrapeTarget[];
+  readonly managers: readonly ScrapeTarget[];
+  readonly mysqld: readonly ScrapeTarget[];
+  readonly nginx: readonly ScrapeTarget[];
+  readonly lbVrrp: readonly ScrapeTarget[];
+}
+
+/** prometheus.yml: the one function the harness and `rwsplit-cluster render` both write it with. */
+export function prometheusYaml(input: PrometheusInput): string {
+  const targets = (list: readonly ScrapeTarget[]) => list.map(({ name, target }) => ({ name, target }));
+  return renderTemplateText('prometheus/prometheus.yml.tmpl', {
+    scrapeInterval: input.scrapeInterval,
+    scrapeTimeout: input.scrapeTimeout,
+    rulesFile: input.rulesFile,
+    alertmanager: input.alertmanager,
+    prometheus: input.prometheus,
+    caFile: input.caFile,
+    nodeExporter: input.nodeExporter,
+    blackbox: input.blackbox,
+    uiUser: input.uiUser,
+    uiPasswordFile: input.uiPasswordFile,
+    hasPublicUrl: input.publicUrl !== undefined,
+    publicUrl: input.publicUrl ?? '',
+    loadBalancers: targets(input.loadBalancers),
+    apps: targets(input.apps),
+    managers: targets(input.managers),
+    mysqld: targets(input.mysqld),
+    nginx: targets(input.nginx),
+    lbVrrp: targets(input.lbVrrp),
+  });
+}
+
+/** alertmanager.yml: where alerts go, and how long Alertmanager groups them before it sends. */
+export function alertmanagerYaml(receiverUrl: string, groupWait: string, groupInterval: string): string {
+  return renderTemplateText('alertmanager/alertmanager.yml.tmpl', { receiverUrl, groupWait, groupInterval });
+}
+
+/** blackbox.yml: the HTTPS probe of the public address, checked against `caFile`. */
+export function blackboxYaml(caFile: string): string {
+  return renderTemplateText('blackbox/blackbox.yml.tmpl', { caFile });
+}
+
 export function prometheusConfig(inventory: Inventory): string {
   const monitoring = inventory.monitoring!;
   const host = hostsWith(inventory, 'monitoring')[0]!;
@@ -25,7 +88,7 @@ export function prometheusConfig(inventory: Inventory): string {
   const lbHosts = hostsWith(inventory, 'lb');
   const target = (address: string, port: number) => `${address}:${port}`;
   const servers = inventory.hosts.filter((h) => h.server !== undefined);
-  return renderTemplateText('prometheus/prometheus.yml.tmpl', {
+  return prometheusYaml({
     scrapeInterval: monitoring.scrapeInterval,
     scrapeTimeout: scrapeTimeout(monitoring.scrapeInterval),
     rulesFile: `${paths.prometheusDir}/rules/rwsplit-alerts.yml`,
@@ -37,8 +100,7 @@ export function prometheusConfig(inventory: Inventory): string {
     blackbox: target('127.0.0.1', monitoring.blackboxPort),
     uiUser: cluster.accounts.monitoring,
     uiPasswordFile: PROMETHEUS_PASSWORD_CREDENTIAL,
-    hasPublicUrl: lb !== undefined,
-    publicUrl: lb === undefined ? '' : `https://${authority(cluster.publicName, lb.httpsPort, 443)}/`,
+    publicUrl: lb === undefined ? undefined : `https://${authority(cluster.publicName, lb.httpsPort, 443)}/`,
     loadBalancers:
       lb === undefined ? [] : lbHosts.map((h) => ({ name: h.name, target: target(h.address, lb.statsPort) })),
     apps: servers.map((h) => ({ name: h.name, target: target(h.address, h.server!.appPort) })),
@@ -72,15 +134,11 @@ export function productionRules(): string {
 
 export function alertmanagerConfig(inventory: Inventory): string {
   // The template's comment gives these as the production waits.
-  return renderTemplateText('alertmanager/alertmanager.yml.tmpl', {
-    receiverUrl: inventory.monitoring!.webhookUrl,
-    groupWait: '30s',
-    groupInterval: '5m',
-  });
+  return alertmanagerYaml(inventory.monitoring!.webhookUrl, '30s', '5m');
 }
 
 export function blackboxConfig(inventory: Inventory): string {
-  return renderTemplateText('blackbox/blackbox.yml.tmpl', { caFile: inventory.cluster.tls.ca });
+  return blackboxYaml(inventory.cluster.tls.ca);
 }
 
 /** The skeleton of the web config the operator completes: the hash is theirs to make. */
