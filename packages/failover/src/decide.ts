@@ -7,6 +7,7 @@ import {
   type NodeObservation,
   type ReachableNode,
   reachable,
+  receiverStopped,
 } from './observation.js';
 
 /**
@@ -54,7 +55,7 @@ export function primaryView(
 /** Whether the replicas confirm that the primary is gone, and which of them could tell. */
 export interface ReplicaVerdict {
   readonly agree: boolean;
-  /** Replicas whose IO thread lost the primary. */
+  /** Replicas whose IO thread lost the primary (or had, before a manager stopped it or cut it loose). */
   readonly lost: readonly string[];
   /** Replicas still connected to it: one lost path (the manager's) is no failover. */
   readonly stillConnected: readonly string[];
@@ -76,6 +77,15 @@ export function replicaVerdict(
    * failover cut short after the candidate forgot its source leaves it so, and it still testifies.
    */
   lostBefore: ReadonlySet<string> = new Set(),
+  /**
+   * Replicas of this primary whose IO thread the manager stopped itself (the first step of promoting one)
+   * after they had lost the primary. Their IO thread off without an error is the manager's doing, not news
+   * about the primary: they still testify. A stop that outlasts the step's bound (the IO thread finishes
+   * its connection attempt to the silent primary first) completes on the server, and the next round, which
+   * retries the failover, must not read it as a replica stopped by hand. Judged by their current status
+   * again once their IO thread runs, connects or stops on an error.
+   */
+  stoppedAfterLoss: ReadonlySet<string> = new Set(),
 ): ReplicaVerdict {
   const lost: string[] = [];
   const stillConnected: string[] = [];
@@ -94,6 +104,7 @@ export function replicaVerdict(
     if (!follows(node, primary.host, primary.port)) continue;
     if (!lostSource(node)) stillConnected.push(node.name);
     else if (lostConnection(node)) lost.push(node.name);
+    else if (stoppedAfterLoss.has(node.name) && receiverStopped(node)) lost.push(node.name);
     else cannotTell.push(node.name);
   }
   const agree = lost.length > 0 && stillConnected.length === 0;
@@ -184,6 +195,11 @@ export interface Upkeep {
   readonly broken: readonly { readonly name: string; readonly error: string }[];
   /** Replicas of the primary stopped by hand: reported, left alone. */
   readonly stopped: readonly string[];
+  /**
+   * Replicas of the primary whose IO thread the manager stopped for a failover that did not happen (the
+   * primary came back first): they receive again.
+   */
+  readonly resume: readonly string[];
 }
 
 export function upkeep(
@@ -191,6 +207,8 @@ export function upkeep(
   nodes: readonly Required<NodeConfig>[],
   observations: readonly NodeObservation[],
   primaryName: string,
+  /** Nodes whose IO thread the manager stopped itself, to promote one of them. */
+  stoppedByManager: ReadonlySet<string> = new Set(),
 ): Upkeep {
   const primaryConfig = nodes.find((n) => n.name === primaryName)!;
   const primary = reachable(observations.find((o) => o.name === primaryName));
@@ -199,6 +217,7 @@ export function upkeep(
   const diverged: { name: string; gtids: string }[] = [];
   const broken: { name: string; error: string }[] = [];
   const stopped: string[] = [];
+  const resume: string[] = [];
   for (const observation of observations) {
     if (observation.name === primaryName) continue;
     const node = reachable(observation);
@@ -213,6 +232,8 @@ export function upkeep(
         broken.push({ name: node.name, error: state.lastError });
       else if (!state.sqlRunning && state.lastError !== '')
         broken.push({ name: node.name, error: state.lastError });
+      else if (stoppedByManager.has(node.name) && receiverStopped(node) && state.sqlRunning)
+        resume.push(node.name);
       else if (state.ioState === 'No' || !state.sqlRunning) stopped.push(node.name);
       continue;
     }
@@ -221,5 +242,5 @@ export function upkeep(
     if (gtids !== '') diverged.push({ name: node.name, gtids });
     else rejoin.push({ name: node.name, formerPrimary: node.replica === undefined });
   }
-  return { fence, rejoin, diverged, broken, stopped };
+  return { fence, rejoin, diverged, broken, stopped, resume };
 }

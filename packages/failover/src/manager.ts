@@ -17,9 +17,16 @@ import { FailoverError } from './errors.js';
 import { type AskVote, Leadership, type Standing } from './leadership.js';
 import { jsonLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { NodeLink } from './node-link.js';
-import { follows, lostConnection, type NodeObservation, type ReachableNode } from './observation.js';
+import { answerTimedOut, NodeLink } from './node-link.js';
+import {
+  follows,
+  lostConnection,
+  type NodeObservation,
+  type ReachableNode,
+  receiverStopped,
+} from './observation.js';
 import { rebuildNode } from './rebuild.js';
+import { StoppedReceivers } from './stopped-receivers.js';
 import { askVoteOverHttp } from './vote-client.js';
 
 export interface ManagerOptions {
@@ -113,6 +120,8 @@ export class FailoverManager {
   private readonly lastSeen = new Map<string, ReachableNode>();
   /** Each node's source when it last had one, and whether it had lost it then. */
   private readonly lastSource = new Map<string, { host: string; port: number; lost: boolean }>();
+  /** The IO threads this manager stopped to promote a replica, and whether those replicas still testify. */
+  private readonly stoppedReceivers = new StoppedReceivers();
   private knownPrimary: string | undefined;
   private failures = 0;
   /** Consecutive rounds the known primary answered but was read-only. */
@@ -254,12 +263,12 @@ export class FailoverManager {
         history: dialect.history(facts.executed, replica?.receivedGtids ?? ''),
       };
       this.lastSeen.set(name, observation);
+      this.stoppedReceivers.observed(observation);
       if (replica !== undefined) {
-        this.lastSource.set(name, {
-          host: replica.sourceHost,
-          port: replica.sourcePort,
-          lost: lostConnection(observation),
-        });
+        const source = { host: replica.sourceHost, port: replica.sourcePort };
+        const stoppedAfterLoss =
+          receiverStopped(observation) && this.stoppedReceivers.testifying(source).has(name);
+        this.lastSource.set(name, { ...source, lost: lostConnection(observation) || stoppedAfterLoss });
       }
       this.say(`reach:${name}`, 'up', 'info', { event: 'node.reachable', node: name });
       return observation;
@@ -292,7 +301,13 @@ export class FailoverManager {
   private async keepUp(primary: string): Promise<void> {
     const dialect = this.dialect;
     if (dialect === undefined) return;
-    const plan = upkeep(dialect, this.config.nodes, this.observations, primary);
+    const plan = upkeep(
+      dialect,
+      this.config.nodes,
+      this.observations,
+      primary,
+      this.stoppedReceivers.names(),
+    );
     this.lastUpkeep = plan;
     for (const name of plan.fence) {
       if (!(await this.leadership.confirm())) return;
@@ -315,6 +330,18 @@ export class FailoverManager {
         node: name,
         action: 'none: stopped by hand',
       });
+    }
+    for (const name of plan.resume) {
+      if (!(await this.leadership.confirm())) return;
+      await this.step(
+        name,
+        'resume',
+        async () => {
+          await this.links.get(name)!.runAll(dialect.startReceiving);
+          this.stoppedReceivers.forget(name);
+        },
+        { primary, reason: 'its IO thread was stopped for a failover that did not happen' },
+      );
     }
     for (const { name, formerPrimary } of plan.rejoin) {
       if (!(await this.leadership.confirm())) return;
@@ -447,7 +474,12 @@ export class FailoverManager {
   private async considerFailover(failed: string): Promise<void> {
     if (this.failures < this.config.failAfter) return;
     const failedConfig = this.config.nodes.find((n) => n.name === failed)!;
-    const verdict = replicaVerdict(this.observations, failedConfig, this.lostBefore(failedConfig));
+    const verdict = replicaVerdict(
+      this.observations,
+      failedConfig,
+      this.lostBefore(failedConfig),
+      this.stoppedReceivers.testifying(failedConfig),
+    );
     this.verdict = verdict;
     if (!verdict.agree) {
       this.say('verdict', verdict.reason, 'warn', {
@@ -505,6 +537,7 @@ export class FailoverManager {
     if (chosen.replica !== undefined && !(await this.applyRelayLog(link, chosen))) return;
     if (!(await this.leadership.confirm())) return;
     await link.runAll(dialect.forgetSource);
+    this.stoppedReceivers.forget(chosen.name);
     await link.runAll(dialect.semiSync(this.semiSyncSettings()));
     await link.runAll(dialect.unfence);
     const durationMs = Date.now() - started;
@@ -524,10 +557,13 @@ export class FailoverManager {
     });
   }
 
-  /** Stops fetching from the dead primary and applies what was received, bounded; false when it did not finish. */
+  /**
+   * Stops fetching from the dead primary and applies what was received, bounded; false when it did not
+   * finish (the next round goes on from there).
+   */
   private async applyRelayLog(link: NodeLink, chosen: ReachableNode): Promise<boolean> {
     const dialect = this.dialect!;
-    await link.runAll(dialect.stopReceiving);
+    if (!receiverStopped(chosen) && !(await this.stopReceiving(link, chosen))) return false;
     await link.runAll(dialect.startApplying);
     const applied = await link.read(
       dialect.waitApplied(chosen.history, this.config.applyTimeoutMs),
@@ -542,6 +578,41 @@ export class FailoverManager {
       action: 'retried next round',
     });
     return false;
+  }
+
+  /**
+   * Stops the candidate's IO thread; false while the stop is still under way. An IO thread in a connection
+   * attempt to a silent primary (packets dropped, no reset) stops only when that attempt times out, within
+   * the replica's `slave_net_timeout`: the statement then outlasts `timeoutMs` and completes on the server.
+   * It is not sent again meanwhile, and the rounds go on (leadership is renewed) until it is done: the
+   * replica, stopped by the manager after it lost the primary, still testifies.
+   */
+  private async stopReceiving(link: NodeLink, chosen: ReachableNode): Promise<boolean> {
+    const state = chosen.replica!;
+    const now = Date.now();
+    const waiting = {
+      event: 'failover.stopping',
+      node: chosen.name,
+      action:
+        'waits for its IO thread to stop: it ends its connection attempt to the primary first (within its slave_net_timeout)',
+    };
+    if (this.stoppedReceivers.pending(chosen.name, now, this.config.applyTimeoutMs)) {
+      this.say(`stopping:${chosen.name}`, 'pending', 'warn', waiting);
+      return false;
+    }
+    const source = { host: state.sourceHost, port: state.sourcePort };
+    this.stoppedReceivers.asked(chosen.name, source, lostConnection(chosen), now);
+    try {
+      await link.runAll(this.dialect!.stopReceiving);
+      return true;
+    } catch (error) {
+      if (!answerTimedOut(error)) throw error;
+      this.say(`stopping:${chosen.name}`, String(now), 'warn', {
+        ...waiting,
+        timeoutMs: this.config.timeoutMs,
+      });
+      return false;
+    }
   }
 
   /** Points every reachable node but `primary` and `skip` at `primary`, or says why one cannot follow. */

@@ -155,6 +155,15 @@ function verifyAddress(connection: mysql.Connection, node: Required<NodeConfig>)
   );
 }
 
+/**
+ * Whether a step failed because its statement got no answer within the bound on a connection that was up
+ * (mysql2's `PROTOCOL_SEQUENCE_TIMEOUT`), rather than because the node could not be reached: the server may
+ * still be running it.
+ */
+export function answerTimedOut(error: unknown): boolean {
+  return (error as { cause?: { code?: unknown } } | undefined)?.cause?.code === 'PROTOCOL_SEQUENCE_TIMEOUT';
+}
+
 /** Statement text for messages: the values are never part of it (passwords travel as values). */
 function redact(sql: string): string {
   return sql.length > 120 ? `${sql.slice(0, 117)}...` : sql;

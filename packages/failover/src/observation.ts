@@ -61,3 +61,13 @@ export function lostConnection(replica: ReachableNode): boolean {
   if (state.ioErrno === 0) return state.ioState === 'Connecting';
   return CONNECTION_ERRNOS.has(state.ioErrno);
 }
+
+/**
+ * Whether a replica's IO thread is off without an error: what `STOP SLAVE IO_THREAD` / `STOP REPLICA
+ * IO_THREAD` leaves (by hand, or the manager's own before a promotion). In itself it says nothing about
+ * the source.
+ */
+export function receiverStopped(replica: ReachableNode): boolean {
+  const state = replica.replica;
+  return state !== undefined && state.ioState === 'No' && state.ioErrno === 0;
+}

@@ -373,6 +373,56 @@ describe('replicaVerdict', () => {
   });
 });
 
+describe('replicaVerdict with replicas the manager stopped itself (stoppedAfterLoss)', () => {
+  /** After the manager's STOP SLAVE IO_THREAD: IO thread off, no error, the applier running. */
+  const stoppedByManager = (source: Required<NodeConfig>, receivedGtids: string): ReplicaState => ({
+    ...streaming(source, receivedGtids),
+    ioRunning: false,
+    ioState: 'No',
+    secondsBehind: null,
+  });
+
+  it('counts one stopped without an error as one that lost it', () => {
+    const observations = [
+      down('db-1'),
+      seen('db-2', '0-1-120', { replica: stoppedByManager(DB1, '0-1-120') }),
+    ];
+    expect(replicaVerdict(observations, DB1, new Set(), new Set(['db-2']))).toMatchObject({
+      agree: true,
+      lost: ['db-2'],
+      cannotTell: [],
+    });
+    expect(replicaVerdict(observations, DB1)).toMatchObject({ agree: false, cannotTell: ['db-2'] });
+  });
+
+  it('judges one that receives again, or was refused by the primary (1236), by its current status', () => {
+    const set = new Set(['db-2']);
+    const receiving = [down('db-1'), seen('db-2', '0-1-121', { replica: streaming(DB1, '0-1-121') })];
+    expect(replicaVerdict(receiving, DB1, new Set(), set)).toMatchObject({
+      agree: false,
+      stillConnected: ['db-2'],
+    });
+    const refused = [down('db-1'), seen('db-2', '0-1-120', { replica: broken1236(DB1, '0-1-120') })];
+    expect(replicaVerdict(refused, DB1, new Set(), set)).toMatchObject({
+      agree: false,
+      cannotTell: ['db-2'],
+    });
+  });
+
+  it('still does not agree while another replica streams from the primary', () => {
+    const observations = [
+      down('db-1'),
+      seen('db-2', '0-1-120', { replica: stoppedByManager(DB1, '0-1-120') }),
+      seen('db-3', '0-1-120', { replica: streaming(DB1, '0-1-120') }),
+    ];
+    expect(replicaVerdict(observations, DB1, new Set(), new Set(['db-2']))).toMatchObject({
+      agree: false,
+      lost: ['db-2'],
+      stillConnected: ['db-3'],
+    });
+  });
+});
+
 describe('chooseCandidate', () => {
   const failedDb1 = (lastHistory?: string) => ({
     name: 'db-1',
@@ -519,7 +569,7 @@ describe('upkeep', () => {
   // db-2 is the primary after a failover from db-1 at 0-1-100.
   const PRIMARY = '0-1-100,0-2-150';
   const primary = () => seen('db-2', PRIMARY, { readOnly: false });
-  const nothing = { fence: [], rejoin: [], diverged: [], broken: [], stopped: [] };
+  const nothing = { fence: [], rejoin: [], diverged: [], broken: [], stopped: [], resume: [] };
 
   it('leaves healthy replicas alone, and one retrying its connection', () => {
     const plan = upkeep(
