@@ -32,7 +32,7 @@ async function removeRwsplitImages(socketPath: string): Promise<number> {
   const { request } = await import('node:http');
   const call = (method: string, path: string) =>
     new Promise<string>((resolve, reject) => {
-      const req = request({ socketPath, method, path: `/v1.41${path}` }, (res) => {
+      const req = request({ socketPath, method, path }, (res) => {
         let body = '';
         res.on('data', (chunk) => {
           body += chunk;

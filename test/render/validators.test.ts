@@ -98,6 +98,13 @@ describe('rendered host files pass their validators', () => {
       );
       expect(bad.code, bad.output).not.toBe(0);
       expect(bad.output).toContain('balance only supports');
+      // Without the password HAProxy refuses to start: an empty one would let any password in.
+      const unset = await run('haproxy', ['-c', '-f', config], {
+        ...process.env,
+        RWSPLIT_STATS_PASSWORD: '',
+      });
+      expect(unset.code, unset.output).not.toBe(0);
+      expect(unset.output).toContain('RWSPLIT_STATS_PASSWORD is empty or unset');
     }
   });
 

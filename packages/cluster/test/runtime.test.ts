@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClusterError } from '../src/errors.js';
 import { type ClusterOptions, resolveOptions } from '../src/options.js';
-import { exitOf, shellLine } from '../src/runtime/container-process.js';
+import { containerEnvironment, exitOf, shellLine } from '../src/runtime/container-process.js';
 import { codeMounts } from '../src/runtime/docker-runtime.js';
 
 function rejection(options: unknown): ClusterError {
@@ -45,6 +45,22 @@ describe('a container exit as a process exit', () => {
     expect(exitOf(0)).toEqual({ code: 0, signal: null });
     expect(exitOf(1)).toEqual({ code: 1, signal: null });
     expect(exitOf(null)).toEqual({ code: null, signal: null });
+  });
+});
+
+describe("a container's environment", () => {
+  it('holds what the harness set for the program and PATH, not the rest of this process', () => {
+    const own = { PATH: '/usr/bin', CI_TOKEN: 'secret', HOME: '/root', DB_USER: 'app' };
+    const spec = { ...own, DB_USER: 'app', DB_PRIMARY: '127.1.2.21:3306', HOME: '/root', PORT: '3000' };
+    expect(containerEnvironment(spec, own)).toEqual({
+      PATH: '/usr/bin',
+      DB_PRIMARY: '127.1.2.21:3306',
+      PORT: '3000',
+    });
+  });
+
+  it('gives a program with no environment of its own only PATH', () => {
+    expect(containerEnvironment(undefined, { PATH: '/bin', SECRET: 'x' })).toEqual({ PATH: '/bin' });
   });
 });
 

@@ -11,7 +11,7 @@ export interface ContainerView {
 
 function get<T>(socketPath: string, path: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: `/v1.41${path}` }, (res) => {
+    const req = request({ socketPath, path }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {

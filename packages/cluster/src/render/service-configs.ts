@@ -46,6 +46,7 @@ export function haproxyConfig(input: HaproxyInput): string {
     // HAProxy expands "${VAR}" in double quotes (also inside a word): the password comes from the
     // service's environment (a unit's EnvironmentFile=, compose's environment), never from this file.
     statsPassword: `"\${${STATS_PASSWORD_ENV}}"`,
+    statsPasswordEnv: STATS_PASSWORD_ENV,
     servers: input.backends.map((backend, index) => ({
       name: backend.name,
       host: backend.host,

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { constants } from 'node:os';
 import type { GenericContainer } from 'testcontainers';
+import { ClusterError } from '../errors.js';
 import { type ExitStatus, tailFile } from '../managed-process.js';
 import type { DockerApi } from './docker-api.js';
 import type { RuntimeProcessSpec, SupervisedProcess } from './supervised-process.js';
@@ -22,9 +23,7 @@ export interface ContainerSetting {
   readonly startTimeoutMs: number;
   readonly api: DockerApi;
   /** testcontainers' class (loaded by the runtime once the engine is known). */
-  readonly containers: new (
-    image: string,
-  ) => GenericContainer;
+  readonly containers: typeof GenericContainer;
   /** Told each container id as it starts and as it goes, so the runtime can remove what is left. */
   readonly track: (id: string, live: boolean) => void;
 }
@@ -72,7 +71,7 @@ export class ContainerProcess implements SupervisedProcess {
   }
 
   start(): void {
-    if (this.live) throw new Error(`${this.name} is already running`);
+    if (this.live) throw new ClusterError(`${this.name} is already running`, 'CLUSTER_COMMAND_FAILED');
     this.live = true;
     this.paused = false;
     this.lastExit = undefined;
@@ -87,8 +86,14 @@ export class ContainerProcess implements SupervisedProcess {
       (id) => {
         void this.watch(id).then(ended);
       },
-      (error: unknown) => {
+      async (error: unknown) => {
         this.failure = error instanceof Error ? error.message : String(error);
+        // Created but never ready (or killed while starting): removed here, as the exit watcher would.
+        const id = this.id;
+        if (id !== undefined) {
+          await this.setting.api.call('DELETE', `/containers/${id}?force=true&v=true`).catch(() => {});
+          this.setting.track(id, false);
+        }
         this.gone({ code: null, signal: null });
         ended(this.lastExit ?? { code: null, signal: null });
       },
@@ -100,13 +105,21 @@ export class ContainerProcess implements SupervisedProcess {
     return this.exitPromise;
   }
 
+  /**
+   * SIGKILL at once, even while it is still starting (it exists from its creation on) or frozen: a frozen
+   * container is killed without being thawed first, as a SIGSTOPped process is, so it runs not one more
+   * instruction (an engine that refuses, 409, gets the thaw first).
+   */
   async kill(): Promise<void> {
-    await this.queue;
+    if (!this.live) return;
+    if (this.id === undefined) await this.queue;
     if (!this.live || this.id === undefined) return;
-    // The engine refuses to signal a frozen container; SIGKILL after thawing is as sudden.
-    if (this.paused) await this.engine('POST', 'unpause');
+    const killed = await this.engine('POST', 'kill?signal=SIGKILL');
+    if (killed === 'refused' && this.paused) {
+      await this.engine('POST', 'unpause');
+      await this.engine('POST', 'kill?signal=SIGKILL');
+    }
     this.paused = false;
-    await this.engine('POST', 'kill?signal=SIGKILL');
     await this.exitPromise;
   }
 
@@ -120,21 +133,26 @@ export class ContainerProcess implements SupervisedProcess {
     await this.exitPromise;
   }
 
-  /** Freezes the container (the cgroup freezer: every process in it, like SIGSTOP of a group). */
+  /**
+   * Freezes the container (the cgroup freezer: every process in it, like SIGSTOP of a group). Rejects,
+   * and counts as not paused, when the engine could not freeze it: a fault that did not happen must not
+   * pass for one.
+   */
   pause(): Promise<void> {
-    if (this.live && !this.paused) {
-      this.paused = true;
-      this.enqueue(() => this.engine('POST', 'pause'));
-    }
-    return this.queue;
+    if (!this.live || this.paused) return this.queue;
+    this.paused = true;
+    return this.enqueue(async () => {
+      const result = await this.engine('POST', 'pause').catch(rollBack(() => (this.paused = false)));
+      if (result === 'refused') this.paused = false;
+    });
   }
 
   resume(): Promise<void> {
-    if (this.live && this.paused) {
-      this.paused = false;
-      this.enqueue(() => this.engine('POST', 'unpause'));
-    }
-    return this.queue;
+    if (!this.live || !this.paused) return this.queue;
+    this.paused = false;
+    return this.enqueue(async () => {
+      await this.engine('POST', 'unpause').catch(rollBack(() => (this.paused = true)));
+    });
   }
 
   logTail(lines = 20): string {
@@ -155,11 +173,19 @@ export class ContainerProcess implements SupervisedProcess {
     const { spec, setting } = this;
     const [command, ...args] = [spec.command, ...spec.args];
     const log = createWriteStream(spec.logFile, { flags: 'a' });
-    const environment: Record<string, string> = {};
-    for (const [key, value] of Object.entries(spec.env ?? process.env)) {
-      if (value !== undefined) environment[key] = value;
+    const environment = containerEnvironment(spec.env);
+    // testcontainers calls containerCreated before it starts the container and waits for it: from then
+    // on the runtime knows it (to kill it, to remove it at exit) even if it never becomes ready.
+    const created = (id: string) => {
+      this.id = id;
+      setting.track(id, true);
+    };
+    class Tracked extends setting.containers {
+      protected override async containerCreated(id: string): Promise<void> {
+        created(id);
+      }
     }
-    let container = new setting.containers(setting.image)
+    let container = new Tracked(setting.image)
       .withName(`${setting.name}-${run}`)
       .withNetworkMode('host')
       .withCommand([command ?? '', ...args])
@@ -173,15 +199,14 @@ export class ContainerProcess implements SupervisedProcess {
         stream.on('end', () => log.end());
         stream.on('error', () => log.end());
       });
-    if (spec.cwd !== undefined) container = container.withWorkingDir(spec.cwd);
+    // A relative path in the command line means what it means natively: from this process's directory.
+    container = container.withWorkingDir(spec.cwd ?? process.cwd());
     if (spec.readiness !== undefined) {
       const { Wait } = await import('testcontainers');
       container = container.withWaitStrategy(Wait.forSuccessfulCommand(shellLine(spec.readiness)));
     }
     const started = await container.start();
     const id = started.getId();
-    this.id = id;
-    setting.track(id, true);
     const inspected = await setting.api
       .call<{ State?: { Pid?: number } }>('GET', `/containers/${id}/json`)
       .catch(() => undefined);
@@ -206,21 +231,54 @@ export class ContainerProcess implements SupervisedProcess {
     this.id = undefined;
   }
 
-  private enqueue(operation: () => Promise<void>): void {
-    this.queue = this.queue.then(operation).catch(() => {});
+  /** Runs `operation` after every engine call sent before it; the chain itself never rejects. */
+  private enqueue(operation: () => Promise<void>): Promise<void> {
+    const done = this.queue.then(operation);
+    this.queue = done.catch(() => {});
+    return done;
   }
 
-  private async engine(method: 'POST', action: string, timeoutMs?: number): Promise<void> {
-    if (this.id === undefined) return;
-    await this.setting.api
-      .call(method, `/containers/${this.id}/${action}`, timeoutMs)
-      .catch((error: unknown) => {
-        // 404/409: it ended in the meantime (or already is as asked); the exit watcher reports that.
-        if ((error as { status?: number }).status === 404 || (error as { status?: number }).status === 409)
-          return;
-        throw error;
-      });
+  /**
+   * One call on this container. 'refused' for 404/409: it ended in the meantime, or the engine will not
+   * do it in its state (the exit watcher reports an end).
+   */
+  private async engine(method: 'POST', action: string, timeoutMs?: number): Promise<'done' | 'refused'> {
+    if (this.id === undefined) return 'refused';
+    try {
+      await this.setting.api.call(method, `/containers/${this.id}/${action}`, timeoutMs);
+      return 'done';
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status === 404 || status === 409) return 'refused';
+      throw error;
+    }
   }
+}
+
+/**
+ * What a container is given of a program's environment: what the harness set for it (the variables that
+ * differ from this process's own: DB_*, HOST, PORT ...) and PATH. The rest of this process's environment
+ * (CI tokens, DOCKER_HOST, whatever the caller exported) is not the program's business, and a container's
+ * environment is kept in the engine's records (`docker inspect`), unlike a child process's.
+ */
+export function containerEnvironment(
+  env: NodeJS.ProcessEnv | undefined,
+  own: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const environment: Record<string, string> = {};
+  if (own.PATH !== undefined) environment.PATH = own.PATH;
+  for (const [key, value] of Object.entries(env ?? {})) {
+    if (value !== undefined && own[key] !== value) environment[key] = value;
+  }
+  return environment;
+}
+
+/** A rejection handler that undoes a state change, then rethrows. */
+function rollBack(undo: () => void): (error: unknown) => never {
+  return (error) => {
+    undo();
+    throw error;
+  };
 }
 
 /** A container's exit code as a process's status: 128 + n is death by signal n, as a shell reports it. */

@@ -2,6 +2,9 @@ import { request } from 'node:http';
 import { ClusterError } from '../errors.js';
 
 /**
+ * Paths carry no API version: an engine answers an unversioned call in its own (newest) version, so
+ * a 20.10 engine and one that refuses old versions (Engine 29 wants 1.44+) both work.
+ *
  * The few Docker Engine API calls the docker runtime makes itself (wait, pause, kill, inspect, list,
  * remove), over the engine's unix socket. testcontainers creates and starts containers; these are the
  * operations it has no call for (a blocking wait for exit, the freezer) or that must work after its
@@ -28,7 +31,7 @@ export class DockerApi {
 
   private raw(method: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, method, path: `/v1.41${path}` }, (res) => {
+      const req = request({ socketPath: this.socketPath, method, path }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {

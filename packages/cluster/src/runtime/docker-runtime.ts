@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { acquireDockerEngine, type DockerEngine } from '../docker/engine.js';
 import { ensureImages, type ImageName } from '../docker/images.js';
@@ -24,6 +24,10 @@ const IMAGE_OF: Readonly<Record<string, ImageName>> = {
 };
 
 export const OWNER_LABEL = 'io.rwsplit.owner-pid';
+/** The owner's start time (clock ticks since boot, /proc/<pid>/stat field 22) and boot: a reused PID is not it. */
+const OWNER_START_LABEL = 'io.rwsplit.owner-start';
+/** The owner's PID namespace: a PID from another namespace (a CI container sharing the engine) says nothing here. */
+const OWNER_NAMESPACE_LABEL = 'io.rwsplit.owner-pid-namespace';
 const RUNTIME_LABEL = 'io.rwsplit.runtime';
 export const CLUSTER_LABEL = 'io.rwsplit.cluster';
 /** The program's name in the harness (`db-primary`, `server-1 app`), as logs and errors say it. */
@@ -108,6 +112,8 @@ class DockerRuntime implements ProcessRuntime {
         [RUNTIME_LABEL]: 'docker',
         [CLUSTER_LABEL]: this.options.block,
         [OWNER_LABEL]: String(process.pid),
+        [OWNER_START_LABEL]: processStart(process.pid) ?? '',
+        [OWNER_NAMESPACE_LABEL]: pidNamespace(),
         [SERVICE_LABEL]: spec.name,
       },
       name: `rwsplit-${this.options.block.replaceAll('.', '-')}-${spec.name.replace(/[^\w.-]+/g, '-').replace(/^-|-$/g, '')}`,
@@ -141,13 +147,40 @@ export async function reapOrphans(api: DockerApi): Promise<number> {
     `/containers/json?all=1&filters=${filters}`,
   );
   let reaped = 0;
+  const namespace = pidNamespace();
   for (const container of all) {
-    const owner = Number(container.Labels?.[OWNER_LABEL]);
-    if (Number.isInteger(owner) && owner > 0 && alive(owner)) continue;
+    const labels = container.Labels ?? {};
+    // Another PID namespace's owner cannot be looked up from here: its containers are left to it.
+    if ((labels[OWNER_NAMESPACE_LABEL] ?? namespace) !== namespace) continue;
+    const owner = Number(labels[OWNER_LABEL]);
+    const started = labels[OWNER_START_LABEL];
+    const sameProcess = started === undefined || started === '' || processStart(owner) === started;
+    if (Number.isInteger(owner) && owner > 0 && alive(owner) && sameProcess) continue;
     await api.call('DELETE', `/containers/${container.Id}?force=true&v=true`).catch(() => {});
     reaped += 1;
   }
   return reaped;
+}
+
+/** A process's start, as boot id + start time in clock ticks; undefined when it cannot be read. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from its closing one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${boot}:${fields[19]}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
 }
 
 function alive(pid: number): boolean {
