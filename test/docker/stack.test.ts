@@ -3,6 +3,7 @@
 // The assertions are the native suites' own (test/support/lb-checks.ts, test/e2e/support/*), run against
 // containers: round robin through HAProxy, an app container killed and brought back, a frozen replica
 // container under a read stream, read-your-writes across servers. Nothing may be left behind.
+import { readFileSync } from 'node:fs';
 import { type Cluster, startCluster } from '@rwsplit/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireDockerEngine, type DockerEngine } from '../../packages/cluster/src/docker/engine.js';
@@ -77,6 +78,11 @@ describe('the topology as containers (runtime: docker)', () => {
     }
     expect(containers.filter((each) => each.networkMode !== 'host')).toEqual([]);
     expect(containers.filter((each) => each.state !== 'running')).toEqual([]);
+    // A program's PID is the program's on this machine (under the container's init), for /proc readings.
+    const command = (pid: number | undefined) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    expect(command(c.primary().pid)).toContain('mariadbd');
+    expect(command(c.server(0).app.pid)).toContain('main.ts');
   });
 
   it('alternates requests between server-1 and server-2 over TLS', async () => {

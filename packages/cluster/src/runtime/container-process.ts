@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { GenericContainer } from 'testcontainers';
 import { ClusterError } from '../errors.js';
@@ -181,6 +181,14 @@ export class ContainerProcess implements SupervisedProcess {
       setting.track(id, true);
     };
     class Tracked extends setting.containers {
+      constructor(image: string) {
+        super(image);
+        // The engine's init (tini) as PID 1, the program its child: a program that never installed a
+        // SIGTERM handler still ends on SIGTERM (PID 1 ignores signals it has no handler for), as it
+        // would natively, and what it forks is reaped.
+        this.hostConfig.Init = true;
+      }
+
       protected override async containerCreated(id: string): Promise<void> {
         created(id);
       }
@@ -210,7 +218,7 @@ export class ContainerProcess implements SupervisedProcess {
     const inspected = await setting.api
       .call<{ State?: { Pid?: number } }>('GET', `/containers/${id}/json`)
       .catch(() => undefined);
-    this.mainPid = inspected?.State?.Pid || undefined;
+    this.mainPid = programPid(inspected?.State?.Pid);
     return id;
   }
 
@@ -271,6 +279,18 @@ export function containerEnvironment(
     if (value !== undefined && own[key] !== value) environment[key] = value;
   }
   return environment;
+}
+
+/** The program's PID: the first child of the container's init (its PID 1 on this machine). */
+function programPid(init: number | undefined): number | undefined {
+  if (!init) return undefined;
+  try {
+    const children = readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(' ');
+    const child = Number(children[0]);
+    return Number.isInteger(child) && child > 0 ? child : init;
+  } catch {
+    return init;
+  }
 }
 
 /** A rejection handler that undoes a state change, then rethrows. */
