@@ -20,6 +20,7 @@ import {
   type ImageBuild,
   startCluster,
 } from '@rwsplit/cluster';
+import { DockerApi } from '../packages/cluster/src/runtime/docker-api.js';
 import { NOTES_APP } from '../test/support/notes-app.js';
 import { envInt, median } from './router-overhead.bench.js';
 
@@ -29,22 +30,10 @@ interface Listed {
 }
 
 async function removeRwsplitImages(socketPath: string): Promise<number> {
-  const { request } = await import('node:http');
-  const call = (method: string, path: string) =>
-    new Promise<string>((resolve, reject) => {
-      const req = request({ socketPath, method, path }, (res) => {
-        let body = '';
-        res.on('data', (chunk) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve(body));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  const images = JSON.parse(await call('GET', '/images/json')) as Listed[];
+  const api = new DockerApi(socketPath);
+  const images = await api.call<Listed[]>('GET', '/images/json');
   const ours = images.filter((image) => (image.RepoTags ?? []).some((tag) => tag.startsWith('rwsplit/')));
-  for (const image of ours) await call('DELETE', `/images/${image.Id}?force=true`);
+  for (const image of ours) await api.call('DELETE', `/images/${image.Id}?force=true`);
   return ours.length;
 }
 

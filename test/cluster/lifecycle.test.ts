@@ -26,6 +26,18 @@ function stateDirOf(error: ClusterError): string {
 }
 
 /** Starts the CLI with --json and resolves with the child and the endpoint handle it printed. */
+/** The CLI run with `args` to its end: it must exit 1 (a refusal); what it printed on stderr. */
+async function cliRefusal(args: readonly string[]): Promise<string> {
+  const child = spawn(process.execPath, [...CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = await once(child, 'exit');
+  expect(code, stderr).toBe(1);
+  return stderr;
+}
+
 async function startCli(
   args: string[],
 ): Promise<{ child: ChildProcess; endpoints: { stateDir: string; block: string } }> {
@@ -126,42 +138,20 @@ describe('cluster lifecycle', () => {
   }
 
   it('the CLI refuses servers without an app, naming the flag and the way out', async () => {
-    const child = spawn(process.execPath, [...CLI, '--servers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(1);
+    const stderr = await cliRefusal(['--servers', '1']);
     expect(stderr).toContain('invalid cluster option app: required with servers: 1');
     expect(stderr).toContain('servers: 0 for a database-only cluster');
     expect(stderr).toContain('--app');
   });
 
   it('the CLI rejects a bad flag naming the allowed values', async () => {
-    const child = spawn(process.execPath, [...CLI, '--balance', 'random'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(1);
+    const stderr = await cliRefusal(['--balance', 'random']);
     expect(stderr).toContain('balance');
     expect(stderr).toContain('roundrobin | leastconn | source');
   });
 
   it('the CLI rejects a bad --runtime naming the allowed values', async () => {
-    const child = spawn(process.execPath, [...CLI, '--servers', '0', '--runtime', 'podman'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(1);
+    const stderr = await cliRefusal(['--servers', '0', '--runtime', 'podman']);
     expect(stderr).toContain('--runtime: expected native | docker, got podman');
   });
 });

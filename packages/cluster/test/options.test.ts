@@ -118,3 +118,21 @@ describe('resolveOptions', () => {
     expect(error.message).toContain(hint);
   });
 });
+
+describe('the runtime option', () => {
+  it('is native unless docker is asked for', () => {
+    expect(resolveOptions({ servers: 0 }).runtime).toBe('native');
+    expect(resolveOptions({ servers: 0, runtime: 'docker' }).runtime).toBe('docker');
+  });
+
+  it('names the allowed values for a wrong one', () => {
+    const error = rejection({ servers: 0, runtime: 'podman' });
+    expect(error.code).toBe('CLUSTER_INVALID_OPTION');
+    expect(error.message).toMatch(/runtime.*native \| docker.*"podman"/);
+  });
+
+  it('refuses docker with netns hosts, saying which host model containers use', () => {
+    const error = rejection({ servers: 0, runtime: 'docker', hosts: 'netns' });
+    expect(error.message).toMatch(/runtime.*loopback/);
+  });
+});

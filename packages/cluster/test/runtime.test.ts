@@ -2,38 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterError } from '../src/errors.js';
-import { type ClusterOptions, resolveOptions } from '../src/options.js';
 import { containerEnvironment, exitOf, shellLine } from '../src/runtime/container-process.js';
 import { codeMounts } from '../src/runtime/docker-runtime.js';
-
-function rejection(options: unknown): ClusterError {
-  try {
-    resolveOptions(options as ClusterOptions);
-  } catch (error) {
-    if (error instanceof ClusterError) return error;
-    throw error;
-  }
-  throw new Error('expected the options to be rejected');
-}
-
-describe('the runtime option', () => {
-  it('is native unless docker is asked for', () => {
-    expect(resolveOptions({ servers: 0 }).runtime).toBe('native');
-    expect(resolveOptions({ servers: 0, runtime: 'docker' }).runtime).toBe('docker');
-  });
-
-  it('names the allowed values for a wrong one', () => {
-    const error = rejection({ servers: 0, runtime: 'podman' });
-    expect(error.code).toBe('CLUSTER_INVALID_OPTION');
-    expect(error.message).toMatch(/runtime.*native \| docker.*"podman"/);
-  });
-
-  it('refuses docker with netns hosts, saying which host model containers use', () => {
-    const error = rejection({ servers: 0, runtime: 'docker', hosts: 'netns' });
-    expect(error.message).toMatch(/runtime.*loopback/);
-  });
-});
 
 describe('a container exit as a process exit', () => {
   it('reads 128 + n as death by signal n, as a shell does', () => {

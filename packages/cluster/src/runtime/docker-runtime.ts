@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { acquireDockerEngine, type DockerEngine } from '../docker/engine.js';
+import { processRuns, readProcStat } from '../docker/host-processes.js';
 import { ensureImages, type ImageName } from '../docker/images.js';
 import { ClusterError } from '../errors.js';
 import { ContainerProcess, type SamePathMount } from './container-process.js';
@@ -24,7 +25,7 @@ const IMAGE_OF: Readonly<Record<string, ImageName>> = {
 };
 
 export const OWNER_LABEL = 'io.rwsplit.owner-pid';
-/** The owner's start time (clock ticks since boot, /proc/<pid>/stat field 22) and boot: a reused PID is not it. */
+/** The owner's boot and start time (`<boot id>:<clock ticks since boot>`): a reused PID is not it. */
 const OWNER_START_LABEL = 'io.rwsplit.owner-start';
 /** The owner's PID namespace: a PID from another namespace (a CI container sharing the engine) says nothing here. */
 const OWNER_NAMESPACE_LABEL = 'io.rwsplit.owner-pid-namespace';
@@ -112,7 +113,7 @@ class DockerRuntime implements ProcessRuntime {
         [RUNTIME_LABEL]: 'docker',
         [CLUSTER_LABEL]: this.options.block,
         [OWNER_LABEL]: String(process.pid),
-        [OWNER_START_LABEL]: processStart(process.pid) ?? '',
+        [OWNER_START_LABEL]: ownerStart(),
         [OWNER_NAMESPACE_LABEL]: pidNamespace(),
         [SERVICE_LABEL]: spec.name,
       },
@@ -153,26 +154,33 @@ export async function reapOrphans(api: DockerApi): Promise<number> {
     // Another PID namespace's owner cannot be looked up from here: its containers are left to it.
     if ((labels[OWNER_NAMESPACE_LABEL] ?? namespace) !== namespace) continue;
     const owner = Number(labels[OWNER_LABEL]);
-    const started = labels[OWNER_START_LABEL];
-    const sameProcess = started === undefined || started === '' || processStart(owner) === started;
-    if (Number.isInteger(owner) && owner > 0 && alive(owner) && sameProcess) continue;
+    if (Number.isInteger(owner) && owner > 0 && ownerRuns(owner, labels[OWNER_START_LABEL])) continue;
     await api.call('DELETE', `/containers/${container.Id}?force=true&v=true`).catch(() => {});
     reaped += 1;
   }
   return reaped;
 }
 
-/** A process's start, as boot id + start time in clock ticks; undefined when it cannot be read. */
-function processStart(pid: number): string | undefined {
+function bootId(): string {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from its closing one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    return `${boot}:${fields[19]}`;
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
-    return undefined;
+    return '';
   }
+}
+
+/** This process's OWNER_START_LABEL value ('' when /proc cannot tell). */
+function ownerStart(): string {
+  const stat = readProcStat(process.pid);
+  return stat === undefined ? '' : `${bootId()}:${stat.startTime}`;
+}
+
+/** Whether the process a container's labels name still runs: same PID and, when recorded, same start. */
+function ownerRuns(pid: number, start: string | undefined): boolean {
+  if (start === undefined || start === '') return processRuns(pid);
+  const [boot, ticks] = start.split(':');
+  // Recorded before this boot: every process of that boot is gone.
+  return boot === bootId() && processRuns(pid, Number(ticks));
 }
 
 function pidNamespace(): string {
@@ -180,15 +188,6 @@ function pidNamespace(): string {
     return readlinkSync('/proc/self/ns/pid');
   } catch {
     return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
