@@ -16,7 +16,9 @@ import { sleep, until } from './support/wait.js';
 // routers (two app servers), each on its own monitor clock, so one's upsert lands at an arbitrary moment of
 // the other's round. A caught-up replica must report only what the round's GTID positions bound (a few ms),
 // never the heartbeat's age (up to one interval: the rounds that leaked it showed ~250 ms). The proven bound
-// is a few ms on an idle host; on two shared cores with other clusters running it reached ~30 ms.
+// is a few ms on an idle host; on two shared cores with other clusters running it reached ~30 ms, and on a
+// rare round, with the host starved between the round's two reads, past 50 ms: that figure is still the
+// round's proof (`lagSource: 'positions'`, the time between the reads), which a leak never is.
 const IDLE_BOUND_MS = 50;
 const SAMPLE_FOR_MS = 25_000;
 const MIN_ROUNDS = 100;
@@ -58,6 +60,7 @@ afterAll(async () => {
 interface RoundSample {
   readonly router: number;
   readonly lagMs: number;
+  readonly lagSource: string;
   readonly replicaPosition: string;
   readonly primaryPosition: string;
 }
@@ -91,6 +94,7 @@ function sample(router: number, status: NodeStatus, primary: NodeStatus | undefi
   return {
     router,
     lagMs: status.lagMs ?? Number.NaN,
+    lagSource: status.lagSource ?? '?',
     replicaPosition: status.position ?? '?',
     primaryPosition: primary?.position ?? '?',
   };
@@ -119,18 +123,21 @@ describe('lag of an idle replica', () => {
     // was behind: on two shared cores a starved replica has applied an upsert up to ~1 s late (CI). Its
     // figure is the real lag, which the next test checks; the bound here is for caught-up rounds.
     const caughtUpOver = over.filter((s) => s.replicaPosition === s.primaryPosition);
+    const caughtUpLeaked = caughtUpOver.filter((s) => s.lagSource !== 'positions');
     console.log(
       `idle-lag: caught-up replica ${distribution(samples.map((s) => s.lagMs))}; ${over.length} rounds over ${IDLE_BOUND_MS} ms, ${caughtUpOver.length} of them caught up` +
         over
           .slice(0, 10)
           .map(
             (s) =>
-              `\n  router ${s.router}: ${s.lagMs.toFixed(1)} ms (replica ${s.replicaPosition}, primary ${s.primaryPosition})`,
+              `\n  router ${s.router}: ${s.lagMs.toFixed(1)} ms from ${s.lagSource} (replica ${s.replicaPosition}, primary ${s.primaryPosition})`,
           )
           .join(''),
     );
     expect(samples.length).toBeGreaterThanOrEqual(MIN_ROUNDS);
-    expect(caughtUpOver).toEqual([]);
+    // Every caught-up round over the bound is a slow proof, never the heartbeat's age; and those are rare.
+    expect(caughtUpLeaked).toEqual([]);
+    expect(caughtUpOver.length).toBeLessThanOrEqual(Math.floor(samples.length / 50));
     // An idle replica is caught up nearly always: a router leaking the heartbeat's age would be over the
     // bound on most rounds, caught up or not.
     expect(over.length).toBeLessThanOrEqual(Math.floor(samples.length / 10));
@@ -179,6 +186,8 @@ describe('lag of an idle replica', () => {
       // The same check as the idle test fails here: every round is over the bound, by about the real lag.
       expect(samples.filter((s) => s.lagMs <= IDLE_BOUND_MS)).toEqual([]);
       for (const s of samples) expect(s.lagMs).toBeGreaterThanOrEqual(DELAY_MS / 2 - REAL_LAG_SLACK_MS);
+      // No round proves a replica this far behind caught up: each figure is the heartbeat's.
+      expect(new Set(samples.map((s) => s.lagSource))).toEqual(new Set(['heartbeat']));
       expect(Math.abs(median(samples.map((s) => s.lagMs)) - median(real))).toBeLessThanOrEqual(
         REAL_LAG_SLACK_MS,
       );

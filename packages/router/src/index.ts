@@ -70,7 +70,7 @@ export type {
 export { Session } from './session.js';
 export type { Queryable, ResultTuple, RouterQueryOptions, Statement, StatementOptions } from './statement.js';
 export type { NodeStatus, TopologyChange } from './topology/monitor.js';
-export type { OutOfRotationReason } from './topology/rotation.js';
+export type { LagSource, OutOfRotationReason } from './topology/rotation.js';
 export type { TopologyLogger } from './topology/topology-logger.js';
 export {
   type IsolationLevel,

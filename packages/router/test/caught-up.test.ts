@@ -128,12 +128,34 @@ describe('catchUpWaitMs', () => {
 
 describe('replicaProbe with a caught-up bound', () => {
   it('takes the smaller of the heartbeat lag and the bound', () => {
-    expect(replicaProbe(replica(), undefined, 3)).toMatchObject({ replicating: true, lagMs: 3 });
-    expect(replicaProbe(replica({ heartbeatLagMs: 2 }), undefined, 40)).toMatchObject({ lagMs: 2 });
+    expect(replicaProbe(replica(), undefined, 3)).toMatchObject({
+      replicating: true,
+      lagMs: 3,
+      lagSource: 'positions',
+    });
+    expect(replicaProbe(replica({ heartbeatLagMs: 2 }), undefined, 40)).toMatchObject({
+      lagMs: 2,
+      lagSource: 'heartbeat',
+    });
   });
 
-  it('keeps the heartbeat figure when nothing is proven', () => {
-    expect(replicaProbe(replica(), undefined, undefined)).toMatchObject({ lagMs: 190 });
+  it('keeps the heartbeat figure when nothing is proven, and says so', () => {
+    expect(replicaProbe(replica(), undefined, undefined)).toMatchObject({
+      lagMs: 190,
+      lagSource: 'heartbeat',
+    });
+  });
+
+  it("names the server's Seconds_Behind_Master without a heartbeat, and the kept figure after a loss", () => {
+    const noHeartbeat = replica({
+      heartbeatLagMs: null,
+      replica: { ...RUNNING, secondsBehind: 2 },
+    });
+    expect(replicaProbe(noHeartbeat, undefined, undefined)).toMatchObject({
+      lagMs: 2_000,
+      lagSource: 'seconds behind',
+    });
+    expect(replicaProbe(replica(), 120, 3)).toMatchObject({ lagMs: 120, lagSource: 'last known' });
   });
 
   it('ignores the bound for a replica whose replication is stopped', () => {
@@ -170,7 +192,9 @@ describe('replicaProbe with a caught-up bound', () => {
         receivedGtids: '',
       },
     });
-    expect(replicaProbe(unknown, undefined, undefined)).toMatchObject({ lagMs: null });
-    expect(replicaProbe(unknown, undefined, 4)).toMatchObject({ lagMs: 4 });
+    const unproven = replicaProbe(unknown, undefined, undefined);
+    expect(unproven).toMatchObject({ lagMs: null });
+    expect(unproven).not.toHaveProperty('lagSource');
+    expect(replicaProbe(unknown, undefined, 4)).toMatchObject({ lagMs: 4, lagSource: 'positions' });
   });
 });

@@ -39,6 +39,21 @@ describe('nextRotation', () => {
     expect(state).toEqual({ inRotation: false, reason: 'unreachable', lagMs: 42, error: 'timeout' });
   });
 
+  it("carries the lag's source with the figure, the kept one's while unreachable", () => {
+    const probe: ReplicaProbe = {
+      reachable: true,
+      readOnly: true,
+      replicating: true,
+      lagMs: 3,
+      lagSource: 'positions',
+    };
+    const proven = nextRotation(undefined, probe, 0, policy);
+    expect(proven).toEqual({ inRotation: true, lagMs: 3, lagSource: 'positions' });
+    const lost = nextRotation(proven, { reachable: false, error: 'timeout' }, 1, policy);
+    expect(lost).toMatchObject({ lagMs: 3, lagSource: 'positions' });
+    expect(nextRotation(lost, good(), 2, policy)).not.toHaveProperty('lagSource');
+  });
+
   it('counts lag exactly at the limit as acceptable', () => {
     expect(nextRotation(undefined, good(1_000), 0, policy).inRotation).toBe(true);
   });

@@ -44,7 +44,7 @@ export interface Status {
     readonly replicaReads: number;
     readonly primaryReads: number;
     readonly fallbacks: Record<string, number>;
-    readonly waits: { readonly reached: number; readonly timedOut: number };
+    readonly waits: { readonly reached: number; readonly timedOut: number; readonly failed: number };
   };
 }
 
@@ -179,9 +179,46 @@ export async function expectNoStaleReadsWithCookie(cluster: Cluster, count: numb
     JSON.stringify(after.map((s) => ({ server: s.server, ...s.routing }))),
   );
   expect(protectedReads(after) - before).toBeGreaterThanOrEqual(count);
-  const metrics = await new LbClient(cluster.server(0).app.url).get('/metrics');
-  expect(metrics.status).toBe(200);
-  expect(metrics.body).toContain('rwsplit_consistency_waits');
+  await expectMetricsMatchStatus(cluster, after);
+}
+
+/**
+ * The sum of one metric's samples in a Prometheus exposition, over the series whose labels include
+ * `label` (`name="value"`, as the exporter writes it) when given. A metric with no series sums to 0:
+ * the exporter leaves out a counter nothing has added to yet.
+ */
+export function exposedSum(exposition: string, metric: string, label?: string): number {
+  let sum = 0;
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+    const labels = line.startsWith(`${metric}{`) ? line.slice(metric.length + 1, line.lastIndexOf('}')) : '';
+    if (label !== undefined && !labels.split(/,(?=[a-z_]+=")/).includes(label)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/**
+ * What each server scrapes out on `/metrics` is what its status counted: the waits and the reads sent to
+ * the primary for a session, series by series summed, on the server that did them. (The protected reads
+ * fall to either server, and either kind, as timing has it: a server with none shows none.)
+ */
+async function expectMetricsMatchStatus(cluster: Cluster, all: Status[]): Promise<void> {
+  for (const [index, { server, routing }] of all.entries()) {
+    const metrics = await new LbClient(cluster.server(index).app.url).get('/metrics');
+    expect(metrics.status).toBe(200);
+    const waits = routing.waits.reached + routing.waits.timedOut + routing.waits.failed;
+    const fallbacks = routing.fallbacks['replica behind session'] ?? 0;
+    expect({
+      server,
+      waits: exposedSum(metrics.body, 'rwsplit_consistency_waits_total'),
+      fallbacks: exposedSum(
+        metrics.body,
+        'rwsplit_routing_decisions_total',
+        'rwsplit_fallback="replica behind session"',
+      ),
+    }).toEqual({ server, waits, fallbacks });
+  }
 }
 
 /** Without the cookie, reads through the other server miss writes: the check above can fail. */

@@ -1,6 +1,6 @@
 import { covers, type GtidPosition } from '../consistency/position.js';
 import type { ReplicaState } from '../dialect/dialect.js';
-import type { ReplicaProbe } from './rotation.js';
+import type { LagSource, ReplicaProbe } from './rotation.js';
 
 /**
  * How far behind a caught-up replica is, from the GTID positions a monitor round read: pure rules, with
@@ -108,7 +108,7 @@ export function replicaProbe(
       reachable: true,
       readOnly: probe.readOnly,
       replicating: replica === undefined ? undefined : applying,
-      lagMs: lagBeforeLoss,
+      ...lagFrom(lagBeforeLoss, 'last known'),
     };
   }
   const heartbeat = typeof probe.heartbeatLagMs === 'number' ? probe.heartbeatLagMs : undefined;
@@ -118,17 +118,29 @@ export function replicaProbe(
       reachable: true,
       readOnly: probe.readOnly,
       replicating: heartbeat === undefined ? undefined : true,
-      lagMs: heartbeat ?? null,
+      ...lagFrom(heartbeat ?? null, 'heartbeat'),
     };
   }
   const replicating = replica === undefined ? undefined : replica.ioRunning && replica.sqlRunning;
   const measured =
-    heartbeat ??
-    (replica?.secondsBehind === null || replica === undefined ? null : replica.secondsBehind * 1000);
-  // Only a replica that is still replicating is "caught up": a stopped one is judged by its threads.
-  const lagMs =
-    caughtUpWithinMs !== undefined && replicating === true
-      ? Math.min(measured ?? Number.POSITIVE_INFINITY, caughtUpWithinMs)
+    heartbeat !== undefined
+      ? lagFrom(heartbeat, 'heartbeat')
+      : lagFrom(
+          replica?.secondsBehind === null || replica === undefined ? null : replica.secondsBehind * 1000,
+          'seconds behind',
+        );
+  // Only a replica that is still replicating is "caught up": a stopped one is judged by its threads. The
+  // tighter figure counts; a heartbeat already at or below the positions' bound stands.
+  const capped =
+    caughtUpWithinMs !== undefined &&
+    replicating === true &&
+    caughtUpWithinMs < (measured.lagMs ?? Number.POSITIVE_INFINITY)
+      ? lagFrom(caughtUpWithinMs, 'positions')
       : measured;
-  return { reachable: true, readOnly: probe.readOnly, replicating, lagMs };
+  return { reachable: true, readOnly: probe.readOnly, replicating, ...capped };
+}
+
+/** A lag figure and where it came from; no source for an unknown lag. */
+function lagFrom(lagMs: number | null, source: LagSource): { lagMs: number | null; lagSource?: LagSource } {
+  return lagMs === null ? { lagMs } : { lagMs, lagSource: source };
 }

@@ -13,7 +13,7 @@ import { tlsFailureOf } from '../tls-failure.js';
 import { TIMED_OUT, withinMs } from '../within.js';
 import { catchUpTarget, catchUpWaitMs, caughtUpWithin, type NodeProbe, replicaProbe } from './caught-up.js';
 import { discoverPrimary, type PrimaryDecision } from './discovery.js';
-import { nextRotation, type OutOfRotationReason, type RotationState } from './rotation.js';
+import { type LagSource, nextRotation, type OutOfRotationReason, type RotationState } from './rotation.js';
 
 /** A node the monitor watches: every configured node, primary and replicas alike (roles can change). */
 export interface MonitoredNode {
@@ -72,6 +72,11 @@ export interface NodeStatus {
    * replica.
    */
   readonly lagMs: number | null;
+  /**
+   * Where `lagMs` comes from (absent while it is null): `positions` on a round whose GTID positions proved
+   * the replica caught up, else `heartbeat`, `seconds behind`, or `last known` while no primary is reachable.
+   */
+  readonly lagSource?: LagSource;
   /** A replica that may serve reads now. Always false for the primary. */
   readonly inRotation: boolean;
   /** Why a replica is out of rotation. */
@@ -212,6 +217,7 @@ export class TopologyMonitor {
     return {
       ...base,
       ...(!isPrimary && rotation?.reason ? { reason: rotation.reason } : {}),
+      ...(!isPrimary && rotation?.lagSource ? { lagSource: rotation.lagSource } : {}),
       ...(probe?.position ? { position: formatPosition(probe.position) } : {}),
       ...(probe?.error ? { error: probe.error } : {}),
     };

@@ -5,6 +5,14 @@
  * (hysteresis, so one that hovers around the limit cannot flap).
  */
 
+/**
+ * Where a replica's `lagMs` comes from: `positions` (this round's GTID positions proved the replica had
+ * applied what the primary had, and the figure is the time between those reads), `heartbeat` (the age of
+ * the last heartbeat it applied), `seconds behind` (the server's own Seconds_Behind_Master, whole seconds),
+ * or `last known` (the figure from before the primary was lost, kept while no primary is reachable).
+ */
+export type LagSource = 'positions' | 'heartbeat' | 'seconds behind' | 'last known';
+
 /** What the monitor learned about a replica in one probe. */
 export type ReplicaProbe =
   | { readonly reachable: false; readonly error: string }
@@ -16,6 +24,8 @@ export type ReplicaProbe =
       readonly replicating: boolean | undefined;
       /** Best lag estimate in ms: heartbeat when available, else Seconds_Behind × 1000; null = unknown. */
       readonly lagMs: number | null;
+      /** Where `lagMs` comes from; absent when it is null. */
+      readonly lagSource?: LagSource;
     };
 
 /** Why a replica is not serving reads. Stable strings: they appear in `topology()`, logs and metrics. */
@@ -34,6 +44,8 @@ export interface RotationState {
   readonly reason?: OutOfRotationReason;
   /** Last lag seen, ms; null when unknown. */
   readonly lagMs: number | null;
+  /** Where `lagMs` comes from; absent when it is null. */
+  readonly lagSource?: LagSource;
   /** Since when the replica has been continuously good while out (for the hysteresis). */
   readonly goodSince?: number;
   /** The probe error when unreachable. */
@@ -68,15 +80,19 @@ export function nextRotation(
   now: number,
   policy: RotationPolicy,
 ): RotationState {
-  const lagMs = probe.reachable ? probe.lagMs : (previous?.lagMs ?? null);
+  const seen = probe.reachable ? probe : previous;
+  const lag = {
+    lagMs: seen?.lagMs ?? null,
+    ...(seen?.lagSource === undefined ? {} : { lagSource: seen.lagSource }),
+  };
   const reason = badReason(probe, policy);
   if (reason !== undefined) {
     return probe.reachable
-      ? { inRotation: false, reason, lagMs }
-      : { inRotation: false, reason, lagMs, error: probe.error };
+      ? { inRotation: false, reason, ...lag }
+      : { inRotation: false, reason, ...lag, error: probe.error };
   }
-  if (previous === undefined || previous.inRotation) return { inRotation: true, lagMs };
+  if (previous === undefined || previous.inRotation) return { inRotation: true, ...lag };
   const goodSince = previous.goodSince ?? now;
-  if (now - goodSince >= policy.readmitAfterMs) return { inRotation: true, lagMs };
-  return { inRotation: false, reason: 'readmitting', lagMs, goodSince };
+  if (now - goodSince >= policy.readmitAfterMs) return { inRotation: true, ...lag };
+  return { inRotation: false, reason: 'readmitting', ...lag, goodSince };
 }
