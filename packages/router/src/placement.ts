@@ -41,7 +41,12 @@ export async function placeRead(
   attempt: number,
 ): Promise<void> {
   if (scope?.readsNeedPrimary) {
-    const why = scope.mode === 'strong' ? 'strong consistency' : 'unverifiable token';
+    const why =
+      scope.mode === 'strong'
+        ? 'strong consistency'
+        : scope.lostAWrite
+          ? 'session write untracked'
+          : 'unverifiable token';
     return onPrimary(engine, run, fallbackRoute(wanted, why), deadline, attempt);
   }
   const replica = engine.pickReplica(exclude);

@@ -129,4 +129,27 @@ describe('ReadYourWrites', () => {
     scope.lostTrack();
     expect(scope.readsNeedPrimary).toBe(true);
   });
+
+  it('hands a lost write on: the next request (another app server) reads from the primary too', () => {
+    // The first write of a session whose position was lost: before, token() had nothing to send, and the
+    // next request, on the other server, read a replica that had not applied the write.
+    const writer = new ReadYourWrites('session', codec, undefined);
+    writer.lostTrack();
+    const token = writer.token();
+    expect(token).toBeDefined();
+    const next = new ReadYourWrites('session', codec, token);
+    expect(next.readsNeedPrimary).toBe(true);
+    expect(next.lostAWrite).toBe(true);
+    // It stays marked through later writes with known positions: the lost one may not be among them.
+    next.recordCommit(position('0-1-9'));
+    const after = new ReadYourWrites('session', codec, next.token());
+    expect(after.readsNeedPrimary).toBe(true);
+    expect(after.requirement).toEqual(position('0-1-9'));
+  });
+
+  it('keeps handing on only what it wrote after an unreadable token, as before', () => {
+    const scope = new ReadYourWrites('session', codec, 'garbage');
+    scope.recordCommit(position('0-1-3'));
+    expect(new ReadYourWrites('session', codec, scope.token()).readsNeedPrimary).toBe(false);
+  });
 });

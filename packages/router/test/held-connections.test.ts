@@ -61,6 +61,24 @@ describe('waits that used to have no bound', () => {
     await session.end();
   });
 
+  it("hands a write whose position was lost on to the next request's session: it reads the primary too", async () => {
+    // A rolling restart's case: the INSERT is answered, the connection goes before its position is learned.
+    // The response must still carry a token, or the user's next read (on the other server) hits a replica
+    // that has not applied the write: the chaos table caught one such stale read.
+    const r = make({ consistency: 'session', timeouts: { writeMs: 100 } });
+    r.primary.hangNext(/last_gtid AS last_gtid/);
+    const writer = r.router.session();
+    expect(await settledWithin(writer.query('INSERT INTO t VALUES (1)'), 1_000)).not.toBe(PENDING);
+    const token = writer.token();
+    expect(token).toBeDefined();
+    await writer.end();
+    const next = r.router.session({ token });
+    await next.query('SELECT * FROM t');
+    expect(next.lastNode).toBe('primary');
+    expect(r.replicas[0]!.sqls).toEqual([]);
+    await next.end();
+  });
+
   it('bounds the consistency wait of a read-only transaction on a stalled replica and falls back', async () => {
     const r = make({ consistency: 'session', timeouts: { readMs: 100, readTotalMs: 200 } });
     tracksGtid(r);

@@ -20,7 +20,7 @@ import { ByteReader, ByteWriter, MalformedBytes } from './token-bytes.js';
  * ```
  * token   = "v1." base64url(payload)          (no padding; at most MAX_TOKEN_LENGTH characters in all)
  * payload = header body trailer
- * header  = 1 byte: bit 0 flavor (0 MariaDB, 1 MySQL), bit 7 signed; the other bits 0
+ * header  = 1 byte: bit 0 flavor (0 MariaDB, 1 MySQL), bit 1 incomplete, bit 7 signed; the other bits 0
  * body    = MariaDB: n, then n × (domain, server_id, seq)                  domains strictly increasing
  *           MySQL:   n, then n × (uuid: 16 bytes, tag length: 1 byte 0..32, tag: ASCII,
  *                                 k >= 1, then k × (gap, length))           (uuid, tag) strictly increasing
@@ -34,7 +34,11 @@ import { ByteReader, ByteWriter, MalformedBytes } from './token-bytes.js';
  * Every valid position has exactly one token; decoding accepts nothing else. A token that is too long,
  * not canonical, corrupt, signed when no secret is configured, unsigned (or signed with another secret)
  * when one is, or of an unknown version decodes to `undefined`: the caller then reads from the primary.
- * Decoding never throws. A CRC only detects accidents: anyone can mint an unsigned token naming a
+ * Decoding never throws. An *incomplete* token is a session that wrote something whose position it could not
+ * learn (the connection went between the write's answer and the position's): the body holds what it did
+ * learn, and every reader sends that session's reads to the primary until the token expires. `decode` gives
+ * undefined for it, as decoders from before the flag did (they refuse an unknown header bit), so an app
+ * server of either age reads it from the primary. A CRC only detects accidents: anyone can mint an unsigned token naming a
  * far-future position, which costs one wait budget per read before the primary answers. Configure a
  * secret (the same on every app server) to refuse such tokens.
  */
@@ -57,14 +61,30 @@ export interface TokenCodecOptions {
 export interface TokenCodec {
   /** True when tokens are signed (a secret is configured). */
   readonly signed: boolean;
-  /** The token for `position`. Throws `InvalidArgumentError` for a malformed position or one too large to fit. */
-  encode(position: GtidPosition): string;
-  /** The position in `text`, or undefined when `text` is not a valid token for this codec. Never throws. */
+  /**
+   * The token for `position`; `incomplete` when the session also wrote something it has no position for.
+   * Throws `InvalidArgumentError` for a malformed position or one too large to fit.
+   */
+  encode(position: GtidPosition, options?: { readonly incomplete?: boolean }): string;
+  /**
+   * The position in `text`, or undefined when `text` is not a valid token for this codec or is incomplete
+   * (either way: read from the primary). Never throws.
+   */
   decode(text: unknown): GtidPosition | undefined;
+  /** What a valid token holds, the incomplete flag with it; undefined for anything else. Never throws. */
+  inspect(text: unknown): DecodedToken | undefined;
+}
+
+/** A valid token's content. */
+export interface DecodedToken {
+  readonly position: GtidPosition;
+  /** The session wrote more than `position` says: its reads go to the primary. */
+  readonly incomplete: boolean;
 }
 
 const SIGNED = 0x80;
 const MYSQL = 0x01;
+const INCOMPLETE = 0x02;
 const CRC_LENGTH = 4;
 const MAC_LENGTH = 16;
 const MAC_CONTEXT = Buffer.from('rwsplit-token-v1', 'ascii');
@@ -94,14 +114,15 @@ export function createTokenCodec(options: TokenCodecOptions = {}): TokenCodec {
 
   return Object.freeze({
     signed,
-    encode(position: GtidPosition): string {
+    encode(position: GtidPosition, options: { readonly incomplete?: boolean } = {}): string {
       const problem = positionProblem(position);
       if (problem !== undefined) throw new InvalidArgumentError(`Cannot encode a token: ${problem}`);
-      let token = encodeWith(position, signed, (content) => trailer(content, keys[0]));
+      const flags = (signed ? SIGNED : 0) | (options.incomplete === true ? INCOMPLETE : 0);
+      let token = encodeWith(position, flags, (content) => trailer(content, keys[0]));
       if (token.length > MAX_TOKEN_LENGTH && position.flavor === 'mysql') {
         // One interval per source is still safe (a superset) and as small as a MySQL set gets.
         const smaller = mysqlPosition(mysqlGtid.coarsen(position.gtidSet, 1));
-        token = encodeWith(smaller, signed, (content) => trailer(content, keys[0]));
+        token = encodeWith(smaller, flags, (content) => trailer(content, keys[0]));
       }
       if (token.length > MAX_TOKEN_LENGTH) {
         throw new InvalidArgumentError(
@@ -111,6 +132,10 @@ export function createTokenCodec(options: TokenCodecOptions = {}): TokenCodec {
       return token;
     },
     decode(text: unknown): GtidPosition | undefined {
+      const token = this.inspect(text);
+      return token === undefined || token.incomplete ? undefined : token.position;
+    },
+    inspect(text: unknown): DecodedToken | undefined {
       try {
         if (typeof text !== 'string' || text.length > MAX_TOKEN_LENGTH) return undefined;
         if (!text.startsWith(TOKEN_VERSION_PREFIX)) return undefined;
@@ -121,14 +146,14 @@ export function createTokenCodec(options: TokenCodecOptions = {}): TokenCodec {
         if (bytes.toString('base64url') !== encoded) return undefined;
         if (bytes.length < 1 + trailerLength) return undefined;
         const header = bytes[0]!;
-        if ((header & ~(SIGNED | MYSQL)) !== 0 || (header & SIGNED) !== (signed ? SIGNED : 0))
+        if ((header & ~(SIGNED | MYSQL | INCOMPLETE)) !== 0 || (header & SIGNED) !== (signed ? SIGNED : 0))
           return undefined;
         const content = bytes.subarray(0, bytes.length - trailerLength);
         if (!verify(content, bytes.subarray(bytes.length - trailerLength))) return undefined;
         const reader = new ByteReader(content.subarray(1));
         const position = header & MYSQL ? readMySql(reader) : readMariaDb(reader);
         if (!reader.done || positionProblem(position) !== undefined) return undefined;
-        return position;
+        return { position, incomplete: (header & INCOMPLETE) !== 0 };
       } catch {
         return undefined;
       }
@@ -188,12 +213,8 @@ function secretKeys(secret: TokenCodecOptions['secret']): Buffer[] {
   });
 }
 
-function encodeWith(
-  position: GtidPosition,
-  signed: boolean,
-  trailer: (content: Uint8Array) => Buffer,
-): string {
-  const writer = new ByteWriter().byte((signed ? SIGNED : 0) | (position.flavor === 'mysql' ? MYSQL : 0));
+function encodeWith(position: GtidPosition, flags: number, trailer: (content: Uint8Array) => Buffer): string {
+  const writer = new ByteWriter().byte(flags | (position.flavor === 'mysql' ? MYSQL : 0));
   if (position.flavor === 'mariadb') writeMariaDb(writer, position);
   else writeMySql(writer, position);
   const content = writer.toBytes();
