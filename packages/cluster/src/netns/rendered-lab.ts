@@ -1,0 +1,321 @@
+import { randomBytes } from 'node:crypto';
+import { chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { findBinary } from '../binaries.js';
+import { type ClusterCa, createClusterCa, issueCertificate } from '../cluster-ca.js';
+import { ClusterError } from '../errors.js';
+import {
+  type AccountPasswords,
+  followPrimarySql,
+  initPrimarySql,
+  primaryHost,
+} from '../render/bootstrap-sql.js';
+import { DATABASE, DATABASE_UNIT, NGINX } from '../render/host-paths.js';
+import { type Inventory, type InventoryHost, resolveInventory } from '../render/inventory.js';
+import { type Rendering, renderHosts } from '../render/render-hosts.js';
+import { STATS_PASSWORD_ENV } from '../render/service-configs.js';
+import { UNIT_DIR } from '../render/systemd-units.js';
+import { secretDirs, writeRendering } from '../render/write-rendering.js';
+import { HostRoot } from './host-root.js';
+import { type LabHostSpec, NetnsLab } from './lab.js';
+import { UnitProcess } from './unit-runner.js';
+
+/** Every secret the rendered hosts read, made up for the lab: the operator's part on a real host. */
+export interface LabSecrets extends AccountPasswords {
+  readonly stats: string;
+}
+
+/** One lab host started from its rendering: its filesystem, and its services by unit name. */
+export interface RenderedHost {
+  readonly spec: InventoryHost;
+  readonly root: HostRoot;
+  readonly units: ReadonlyMap<string, UnitProcess>;
+}
+
+/**
+ * The operator's own sizing file (`rwsplit.conf.d/50-sizing.cnf`, "yours to change"), for lab hosts that
+ * share two cores: the rendered default is a production host's 1 GB buffer pool and 256 MB redo log.
+ */
+const LAB_SIZING = '[mariadbd]\ninnodb-buffer-pool-size = 64M\ninnodb-log-file-size = 48M\n';
+
+const secret = () => randomBytes(18).toString('hex');
+
+/** The file a rendering holds for `host` at `path`, or undefined. */
+function renderedFile(rendering: Rendering, host: string, path: string): string | undefined {
+  return rendering.get(`${host}/${path.replace(/^\/+/, '')}`)?.content;
+}
+
+/**
+ * A network lab whose hosts run exactly what `rwsplit-cluster render` writes for an inventory: each host
+ * a network namespace (`NetnsLab`) with its own filesystem (`HostRoot`) holding its rendered tree, its
+ * rendered nftables ruleset loaded (`nft -f /etc/nftables.conf`, as nftables.service does), its rendered
+ * sysctl settings, and its services started from their rendered units (`UnitProcess`). What the lab adds
+ * is the operator's part, which the rendering leaves out by design: certificates, secret files, the
+ * one-time database bootstrap (`bootstrap-sql.ts`), and the sizing file.
+ *
+ * `inventoryFor` gets the lab (its addresses are only known once it exists) and returns the raw inventory,
+ * as a user's hosts.json; invalid ones fail as `render` fails.
+ */
+export class RenderedLab {
+  private constructor(
+    readonly lab: NetnsLab,
+    readonly inventory: Inventory,
+    readonly rendering: Rendering,
+    readonly ca: ClusterCa,
+    readonly secrets: LabSecrets,
+    private readonly hosts: Map<string, RenderedHost>,
+  ) {}
+
+  static async start(
+    specs: readonly LabHostSpec[],
+    inventoryFor: (lab: NetnsLab) => unknown,
+  ): Promise<RenderedLab> {
+    const lab = await NetnsLab.create(specs);
+    const hosts = new Map<string, RenderedHost>();
+    try {
+      const inventory = resolveInventory(inventoryFor(lab));
+      const rendering = renderHosts(inventory);
+      const rootsDir = join(lab.dir, 'roots');
+      writeRendering(
+        rootsDir,
+        rendering,
+        secretDirs(
+          inventory.hosts.map((host) => host.name),
+          inventory.cluster.secretsDir,
+        ),
+      );
+      const ca = await createClusterCa(lab.dir, 'rwsplit lab');
+      const secrets: LabSecrets = {
+        app: secret(),
+        monitor: secret(),
+        replication: secret(),
+        failover: secret(),
+        exporter: secret(),
+        stats: secret(),
+      };
+      const started = new RenderedLab(lab, inventory, rendering, ca, secrets, hosts);
+      for (const host of inventory.hosts) {
+        const dir = join(rootsDir, host.name);
+        await started.provision(host, dir);
+        const root = await HostRoot.enter(
+          lab,
+          host.name,
+          dir,
+          host.db === undefined ? [] : [inventory.paths.datadir],
+        );
+        const units = new Map<string, UnitProcess>();
+        for (const [key, file] of rendering) {
+          const prefix = `${host.name}/${UNIT_DIR}/`;
+          if (!key.startsWith(prefix)) continue;
+          const name = key.slice(prefix.length);
+          units.set(name, new UnitProcess(root, name, file.content));
+        }
+        hosts.set(host.name, { spec: host, root, units });
+        // What boot does before any service: the host's firewall (nftables.service), then its sysctl.d.
+        await root.run(findBinary('nft'), ['-f', '/etc/nftables.conf']);
+        if (renderedFile(rendering, host.name, '/etc/sysctl.d/60-rwsplit-lb.conf') !== undefined)
+          await root.run(findBinary('sysctl'), ['-q', '-p', '/etc/sysctl.d/60-rwsplit-lb.conf']);
+      }
+      await started.startDatabases();
+      for (const host of inventory.hosts.filter((h) => h.server !== undefined))
+        await started.startServer(host);
+      for (const host of inventory.hosts.filter((h) => h.roles.includes('lb'))) await started.startLb(host);
+      return started;
+    } catch (error) {
+      await RenderedLab.teardown(lab, hosts);
+      throw error;
+    }
+  }
+
+  host(name: string): RenderedHost {
+    const host = this.hosts.get(name);
+    if (host === undefined) throw new ClusterError(`no rendered host ${name}`, 'CLUSTER_INVALID_OPTION');
+    return host;
+  }
+
+  unit(host: string, name: string): UnitProcess {
+    const unit = this.host(host).units.get(name);
+    if (unit === undefined) {
+      throw new ClusterError(
+        `${host} has no unit ${name}; it has ${[...this.host(host).units.keys()].join(', ')}`,
+        'CLUSTER_INVALID_OPTION',
+      );
+    }
+    return unit;
+  }
+
+  /** SQL as root over a database host's socket (unix_socket authentication), through the rendered client config. */
+  sql(host: string, statements: string): Promise<string> {
+    return this.host(host).root.run(findBinary('mariadb'), [
+      `--socket=${DATABASE.socket}`,
+      '--batch',
+      '--skip-column-names',
+      '-e',
+      statements,
+    ]);
+  }
+
+  /** Stops every service (LBs first, databases last), every filesystem, then the lab itself. */
+  async stop(): Promise<void> {
+    await RenderedLab.teardown(this.lab, this.hosts);
+  }
+
+  private static async teardown(lab: NetnsLab, hosts: Map<string, RenderedHost>): Promise<void> {
+    const errors: unknown[] = [];
+    const order = [...hosts.values()].sort((a, b) => rank(a.spec) - rank(b.spec));
+    for (const host of order) {
+      for (const unit of host.units.values()) await unit.stop(5_000).catch((error) => errors.push(error));
+    }
+    for (const host of order) await host.root.close().catch((error) => errors.push(error));
+    await lab.destroy().catch((error) => errors.push(error));
+    if (errors.length > 0) {
+      throw new ClusterError(
+        `the rendered lab did not stop cleanly: ${errors.map(String).join('; ')}`,
+        'CLUSTER_COMMAND_FAILED',
+      );
+    }
+  }
+
+  /** The operator's part of a host, into its tree before its filesystem is laid: certificates and secrets. */
+  private async provision(host: InventoryHost, dir: string): Promise<void> {
+    const { cluster, lb } = this.inventory;
+    const at = (path: string) => join(dir, path);
+    const put = (path: string, content: string, mode = 0o600) => {
+      mkdirSync(dirname(at(path)), { recursive: true });
+      writeFileSync(at(path), content, { mode });
+    };
+    const owner = (user: string) => {
+      const entry = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((line) => line.startsWith(`${user}:`))
+        ?.split(':');
+      return { uid: Number(entry?.[2] ?? 0), gid: Number(entry?.[3] ?? 0) };
+    };
+    for (const path of [cluster.tls.ca, cluster.tls.certificate, cluster.tls.key])
+      mkdirSync(dirname(at(path)), { recursive: true });
+    copyFileSync(this.ca.certificateFile, at(cluster.tls.ca));
+    const names = [
+      host.address,
+      ...(host.roles.includes('lb') && lb?.floatingAddress ? [lb.floatingAddress] : []),
+    ];
+    const issuedDir = join(this.lab.dir, 'certificates');
+    mkdirSync(issuedDir, { recursive: true, mode: 0o700 });
+    const issued = await issueCertificate(this.ca, issuedDir, host.name, host.name, [
+      ...names,
+      cluster.publicName,
+    ]);
+    copyFileSync(issued.certificateFile, at(cluster.tls.certificate));
+    copyFileSync(issued.keyFile, at(cluster.tls.key));
+    // The database server reads its key as its own user; the README says the operator hands it over.
+    if (host.db !== undefined) chownSync(at(cluster.tls.key), owner('mysql').uid, owner('mysql').gid);
+    const secrets = cluster.secretsDir;
+    const { secrets: s } = this;
+    if (host.roles.includes('lb') && lb !== undefined) {
+      const bundle = `${readFileSync(issued.certificateFile, 'utf8')}${readFileSync(issued.keyFile, 'utf8')}`;
+      put(lb.certificate, bundle);
+      chownSync(at(lb.certificate), owner('haproxy').uid, owner('haproxy').gid);
+      put(`${secrets}/haproxy.env`, `${STATS_PASSWORD_ENV}=${s.stats}\n`);
+    }
+    if (host.server !== undefined) {
+      put(`${secrets}/app.env`, `DB_PASSWORD=${s.app}\nDB_MONITOR_PASSWORD=${s.monitor}\n`);
+    }
+    if (host.db !== undefined) put('/etc/mysql/rwsplit.conf.d/50-sizing.cnf', LAB_SIZING, 0o644);
+  }
+
+  private async startDatabases(): Promise<void> {
+    const unitName = DATABASE_UNIT[this.inventory.cluster.flavor];
+    const dbs = this.inventory.hosts.filter((host) => host.db !== undefined);
+    await Promise.all(
+      dbs.map(async (host) => {
+        const unit = this.unit(host.name, unitName);
+        const { root } = this.host(host.name);
+        // The package's post-install step on a real host: an empty datadir, initialised once.
+        await unit.prepare();
+        await root.run(
+          findBinary('mariadb-install-db'),
+          [
+            `--defaults-file=${this.inventory.paths.mysqlConfig}`,
+            '--user=mysql',
+            '--skip-test-db',
+            '--auth-root-authentication-method=socket',
+          ],
+          120_000,
+        );
+        await unit.start();
+        await this.until(`${host.name} ${unitName} accepting`, unit, () =>
+          root.accepts(host.address, host.db!.port),
+        );
+        // The bootstrap wrote binlog events; GTID strict mode wants every node to start from nothing.
+        await this.sql(host.name, 'RESET MASTER');
+      }),
+    );
+    const primary = primaryHost(this.inventory);
+    await this.sql(primary.name, initPrimarySql(this.inventory, this.secrets));
+    for (const host of dbs.filter((h) => h.db!.role === 'replica')) {
+      await this.sql(host.name, `${followPrimarySql(this.inventory, this.secrets)}\nSTART SLAVE;`);
+    }
+  }
+
+  private async startServer(host: InventoryHost): Promise<void> {
+    const server = host.server!;
+    const { root } = this.host(host.name);
+    const app = this.unit(host.name, 'rwsplit-app.service');
+    await app.start();
+    await this.until(
+      `${host.name} app accepting`,
+      app,
+      () => root.accepts(host.address, server.appPort),
+      60_000,
+    );
+    // Debian's nginx package makes its temp directory; an overlay copy of it is this host's own.
+    await root.run(findBinary('install'), ['-d', '-o', NGINX.user, NGINX.tempDir]);
+    const nginx = this.unit(host.name, 'nginx.service');
+    await nginx.start();
+    await this.until(`${host.name} nginx accepting`, nginx, () =>
+      root.accepts(host.address, server.nginxPort),
+    );
+  }
+
+  private async startLb(host: InventoryHost): Promise<void> {
+    const lb = this.inventory.lb!;
+    const { root } = this.host(host.name);
+    const haproxy = this.unit(host.name, 'haproxy.service');
+    await haproxy.start();
+    await this.until(`${host.name} haproxy accepting`, haproxy, () =>
+      root.accepts(host.address, lb.statsPort),
+    );
+    if (this.host(host.name).units.has('keepalived.service'))
+      await this.unit(host.name, 'keepalived.service').start();
+  }
+
+  private async until(
+    what: string,
+    unit: UnitProcess,
+    check: () => Promise<boolean>,
+    timeoutMs = 30_000,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      const died = unit.deathReason();
+      if (died !== undefined) throw new ClusterError(`${what}: ${died}`, 'CLUSTER_PROCESS_FAILED');
+      if (Date.now() > deadline)
+        throw new ClusterError(`${what}: not within ${timeoutMs} ms`, 'CLUSTER_NOT_READY');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Stop order: the front first, so nothing routes to a service already gone. */
+function rank(host: InventoryHost): number {
+  if (host.roles.includes('lb')) return 0;
+  if (host.server !== undefined) return 1;
+  return 2;
+}
+
+/** The rendered file of `host` at `path` (for tests that compare what runs with what was rendered). */
+export function renderedContent(lab: RenderedLab, host: string, path: string): string {
+  const content = renderedFile(lab.rendering, host, path);
+  if (content === undefined)
+    throw new ClusterError(`${host} has no rendered ${path}`, 'CLUSTER_INVALID_OPTION');
+  return content;
+}

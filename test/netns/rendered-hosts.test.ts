@@ -1,0 +1,160 @@
+// What a user deploys, started as a user would: an inventory (hosts.json) for six lab hosts goes through
+// `renderHosts`, each host's namespace gets its own filesystem holding exactly that rendering, loads its
+// rendered nftables.conf and sysctl.d, and runs its services from their rendered units' Exec lines. Then the
+// design's promises are checked on it from outside: HTTPS through the floating address alternating the two
+// servers, a write read back through the other server, the DB port shut to everyone but its clients, and
+// the floating address moving when the active LB's HAProxy dies.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NetnsLab } from '../../packages/cluster/src/netns/lab.js';
+import { RenderedLab, renderedContent } from '../../packages/cluster/src/netns/rendered-lab.js';
+import { CookieJar, collectServedBy, LbClient } from '../e2e/support/client.js';
+
+const asRoot = process.platform === 'linux' && process.getuid?.() === 0;
+const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../examples/notes-app');
+const FLOATING = 10;
+
+const HOSTS = [
+  { name: 'lb-1', octets: [11] },
+  { name: 'lb-2', octets: [12] },
+  { name: 'server-1', octets: [21] },
+  { name: 'server-2', octets: [22] },
+  { name: 'db-1', octets: [31] },
+  { name: 'db-2', octets: [32] },
+];
+
+/** The inventory a user would write for these hosts (the example's shape, without failover or monitoring). */
+function inventoryFor(lab: NetnsLab): unknown {
+  const at = (octet: number) => `${lab.block.prefix}.${octet}`;
+  const server = (name: string, octet: number) => ({
+    name,
+    address: at(octet),
+    roles: ['server'],
+    server: {
+      appPort: 3000,
+      command: [process.execPath, '--conditions=source', '--import', 'tsx', 'src/main.ts'],
+      workingDirectory: APP_DIR,
+      staticDir: join(APP_DIR, 'public'),
+      internalPaths: ['/metrics', '/internal/status', '/internal/alerts'],
+    },
+  });
+  return {
+    cluster: {
+      publicName: 'rwsplit.lab.test',
+      flavor: 'mariadb',
+      database: 'notes',
+      adminSources: [`${lab.outside}/32`],
+      failover: false,
+    },
+    lb: {
+      certificate: '/etc/haproxy/tls/rwsplit.pem',
+      floatingAddress: at(FLOATING),
+      prefixLength: 24,
+      interface: 'eth0',
+      virtualRouterId: 51,
+    },
+    hosts: [
+      { name: 'lb-1', address: at(11), roles: ['lb'] },
+      { name: 'lb-2', address: at(12), roles: ['lb'] },
+      server('server-1', 21),
+      server('server-2', 22),
+      { name: 'db-1', address: at(31), roles: ['db'], db: { role: 'primary', serverId: 1 } },
+      { name: 'db-2', address: at(32), roles: ['db'], db: { role: 'replica', serverId: 2 } },
+    ],
+  };
+}
+
+function userId(name: string): number {
+  const entry = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((line) => line.startsWith(`${name}:`));
+  return Number(entry?.split(':')[2]);
+}
+
+let lab: RenderedLab;
+let client: LbClient;
+
+beforeAll(async () => {
+  if (!asRoot) return;
+  lab = await RenderedLab.start(HOSTS, inventoryFor);
+  client = new LbClient(`https://${lab.lab.block.prefix}.${FLOATING}`, { ca: lab.ca.certificatePem });
+}, 240_000);
+
+afterAll(async () => {
+  await lab?.stop();
+}, 60_000);
+
+describe.skipIf(!asRoot)('hosts started from their rendering', () => {
+  it('runs the rendered files themselves: each host sees its own haproxy.cfg, nginx.conf, my.cnf and ruleset', async () => {
+    for (const [host, path] of [
+      ['lb-1', '/etc/haproxy/haproxy.cfg'],
+      ['lb-2', '/etc/keepalived/keepalived.conf'],
+      ['server-1', '/etc/nginx/nginx.conf'],
+      ['db-2', '/etc/mysql/my.cnf'],
+    ] as const) {
+      expect(await lab.host(host).root.run('/usr/bin/cat', [path])).toBe(renderedContent(lab, host, path));
+    }
+    // The loaded ruleset is the rendered one: default drop, the DB port open to its clients alone.
+    const ruleset = await lab.host('db-1').root.run('/usr/sbin/nft', ['list', 'table', 'inet', 'rwsplit']);
+    expect(ruleset).toContain('policy drop');
+    expect(ruleset).toMatch(/tcp dport 3306 accept/);
+    // Each service runs as its unit's user: the app as a dynamic one, HAProxy as haproxy, never root.
+    const uid = (host: string, unit: string) =>
+      /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${lab.unit(host, unit).pid}/status`, 'utf8'))?.[1];
+    expect(Number(uid('server-1', 'rwsplit-app.service'))).toBeGreaterThanOrEqual(61184);
+    expect(uid('lb-1', 'haproxy.service')).toBe(String(userId('haproxy')));
+    expect(uid('db-1', 'mariadb.service')).toBe(String(userId('mysql')));
+  });
+
+  it('alternates the two servers over HTTPS through the floating address', async () => {
+    const served = await collectServedBy(client, '/api/notes', 20);
+    expect(Object.fromEntries(served)).toEqual({ 'server-1': 10, 'server-2': 10 });
+  });
+
+  it('reads a write back through the other server with the session cookie, replicated to db-2', async () => {
+    const user = client.withJar(new CookieJar());
+    const written = await user.post('/api/notes', { title: 'rendered and deployed' });
+    expect(written.status, written.body).toBe(201);
+    const { id } = written.json<{ id: number }>();
+    let crossed = false;
+    for (let tries = 0; tries < 10 && !crossed; tries++) {
+      const read = await user.get(`/api/notes/${id}`);
+      expect(read.status, read.body).toBe(200);
+      expect(read.json<{ title: string }>().title).toBe('rendered and deployed');
+      crossed = read.servedBy !== written.servedBy;
+    }
+    expect(crossed).toBe(true);
+    await expect
+      .poll(() => lab.sql('db-2', `SELECT title FROM notes.notes WHERE id = ${id}`), { timeout: 10_000 })
+      .toBe('rendered and deployed\n');
+  });
+
+  it("shuts the database port to a host that is not its client: the LB's connect times out", async () => {
+    const db = lab.inventory.hosts.find((host) => host.name === 'db-1')!;
+    expect(await lab.host('lb-1').root.accepts(db.address, 3306)).toBe(false);
+    expect(await lab.host('server-1').root.accepts(db.address, 3306)).toBe(true);
+  });
+
+  it('moves the floating address to the other LB when the active HAProxy is killed', async () => {
+    const floating = `${lab.lab.block.prefix}.${FLOATING}`;
+    const holder = async () => {
+      for (const name of ['lb-1', 'lb-2']) {
+        const addresses = await lab
+          .host(name)
+          .root.run('/usr/sbin/ip', ['-o', '-4', 'address', 'show', 'dev', 'eth0']);
+        if (addresses.includes(`${floating}/`)) return name;
+      }
+      return 'none';
+    };
+    await expect.poll(holder, { timeout: 10_000 }).not.toBe('none');
+    const active = await holder();
+    const other = active === 'lb-1' ? 'lb-2' : 'lb-1';
+    // BindsTo=haproxy.service: systemd stops keepalived with HAProxy; the runner does what systemd would.
+    await lab.unit(active, 'haproxy.service').kill();
+    await lab.unit(active, 'keepalived.service').stop();
+    await expect.poll(holder, { timeout: 10_000 }).toBe(other);
+    await expect.poll(async () => (await client.get('/api/notes')).status, { timeout: 10_000 }).toBe(200);
+  });
+});
