@@ -2,11 +2,13 @@
 // `renderHosts`, each host's namespace gets its own filesystem holding exactly that rendering, loads its
 // rendered nftables.conf and sysctl.d, and runs its services from their rendered units' Exec lines. Then the
 // design's promises are checked on it from outside: HTTPS through the floating address alternating the two
-// servers, a write read back through the other server, the DB port shut to everyone but its clients, and
-// the floating address moving when the active LB's HAProxy dies.
+// servers, a write read back through the other server, the DB port shut to everyone but its clients, the
+// floating address moving when the active LB's HAProxy dies, and the rendered failover managers promoting
+// the replica when the primary's server is killed.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FAILOVER_CLI } from '@rwsplit/failover';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NetnsLab } from '../../packages/cluster/src/netns/lab.js';
 import { RenderedLab, renderedContent } from '../../packages/cluster/src/netns/rendered-lab.js';
@@ -15,6 +17,9 @@ import { CookieJar, collectServedBy, LbClient } from '../e2e/support/client.js';
 const asRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../examples/notes-app');
 const FLOATING = 10;
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '../..');
+/** tsx's loader by path: the managers' unit has no working directory to resolve `tsx` from. */
+const TSX = join(REPO, 'node_modules/tsx/dist/loader.mjs');
 
 const HOSTS = [
   { name: 'lb-1', octets: [11] },
@@ -46,7 +51,15 @@ function inventoryFor(lab: NetnsLab): unknown {
       flavor: 'mariadb',
       database: 'notes',
       adminSources: [`${lab.outside}/32`],
-      failover: false,
+    },
+    // The managers' program from this checkout (a real host has the package's `rwsplit-failover`), with
+    // the drills' faster timings.
+    failover: {
+      command: [process.execPath, '--conditions=source', '--import', TSX, FAILOVER_CLI],
+      node: process.execPath,
+      intervalMs: 250,
+      failAfter: 3,
+      cooldownMs: 5_000,
     },
     lb: {
       certificate: '/etc/haproxy/tls/rwsplit.pem',
@@ -156,5 +169,34 @@ describe.skipIf(!asRoot)('hosts started from their rendering', () => {
     await lab.unit(active, 'keepalived.service').stop();
     await expect.poll(holder, { timeout: 10_000 }).toBe(other);
     await expect.poll(async () => (await client.get('/api/notes')).status, { timeout: 10_000 }).toBe(200);
+  });
+
+  it("promotes db-2 when db-1's server is killed: the managers from the rendered units, writes back through the LB", async () => {
+    const before = await client.post('/api/notes', { title: 'before the primary dies' });
+    expect(before.status, before.body).toBe(201);
+    await lab.unit('db-1', 'mariadb.service').kill();
+    const killedAt = performance.now();
+    let acknowledged: string | undefined;
+    await expect
+      .poll(
+        async () => {
+          const reply = await client
+            .post('/api/notes', { title: 'after the promotion' })
+            .catch(() => undefined);
+          if (reply?.status === 201) acknowledged = reply.body;
+          return reply?.status;
+        },
+        { timeout: 30_000, interval: 250 },
+      )
+      .toBe(201);
+    console.log(
+      `rendered hosts: first write acknowledged ${Math.round(performance.now() - killedAt)} ms after the kill`,
+    );
+    expect(acknowledged).toBeDefined();
+    expect((await lab.sql('db-2', 'SELECT @@GLOBAL.read_only')).trim()).toBe('0');
+    // The write acknowledged before the kill is on the new primary: replication had it.
+    expect(
+      await lab.sql('db-2', "SELECT COUNT(*) FROM notes.notes WHERE title = 'before the primary dies'"),
+    ).toBe('1\n');
   });
 });

@@ -8,6 +8,7 @@ import {
   type AccountPasswords,
   followPrimarySql,
   initPrimarySql,
+  OPEN_PRIMARY_SQL,
   primaryHost,
 } from '../render/bootstrap-sql.js';
 import { DATABASE, DATABASE_UNIT, NGINX } from '../render/host-paths.js';
@@ -23,6 +24,8 @@ import { UnitProcess } from './unit-runner.js';
 /** Every secret the rendered hosts read, made up for the lab: the operator's part on a real host. */
 export interface LabSecrets extends AccountPasswords {
   readonly stats: string;
+  /** The failover managers' shared API token. */
+  readonly managersToken: string;
 }
 
 /** One lab host started from its rendering: its filesystem, and its services by unit name. */
@@ -39,6 +42,7 @@ export interface RenderedHost {
 const LAB_SIZING = '[mariadbd]\ninnodb-buffer-pool-size = 64M\ninnodb-log-file-size = 48M\n';
 
 const secret = () => randomBytes(18).toString('hex');
+const FAILOVER_UNIT = 'rwsplit-failover.service';
 
 /** The file a rendering holds for `host` at `path`, or undefined. */
 function renderedFile(rendering: Rendering, host: string, path: string): string | undefined {
@@ -92,6 +96,7 @@ export class RenderedLab {
         failover: secret(),
         exporter: secret(),
         stats: secret(),
+        managersToken: secret(),
       };
       const started = new RenderedLab(lab, inventory, rendering, ca, secrets, hosts);
       for (const host of inventory.hosts) {
@@ -117,6 +122,7 @@ export class RenderedLab {
           await root.run(findBinary('sysctl'), ['-q', '-p', '/etc/sysctl.d/60-rwsplit-lb.conf']);
       }
       await started.startDatabases();
+      await started.startFailoverManagers();
       for (const host of inventory.hosts.filter((h) => h.server !== undefined))
         await started.startServer(host);
       for (const host of inventory.hosts.filter((h) => h.roles.includes('lb'))) await started.startLb(host);
@@ -218,6 +224,11 @@ export class RenderedLab {
     }
     if (host.server !== undefined) {
       put(`${secrets}/app.env`, `DB_PASSWORD=${s.app}\nDB_MONITOR_PASSWORD=${s.monitor}\n`);
+      if (this.inventory.failover !== undefined && host.server.failoverManager) {
+        put(`${secrets}/failover-password`, `${s.failover}\n`);
+        put(`${secrets}/replication-password`, `${s.replication}\n`);
+        put(`${secrets}/failover-token`, `${s.managersToken}\n`);
+      }
     }
     if (host.db !== undefined) put('/etc/mysql/rwsplit.conf.d/50-sizing.cnf', LAB_SIZING, 0o644);
   }
@@ -254,6 +265,25 @@ export class RenderedLab {
     for (const host of dbs.filter((h) => h.db!.role === 'replica')) {
       await this.sql(host.name, `${followPrimarySql(this.inventory, this.secrets)}\nSTART SLAVE;`);
     }
+    if (this.inventory.failover !== undefined) await this.sql(primary.name, OPEN_PRIMARY_SQL);
+  }
+
+  /**
+   * The managers, from their units; the apps start once the managers agree on the writable primary the
+   * bootstrap opened (a leader holds it), as a real host's would once the cluster is up.
+   */
+  private async startFailoverManagers(): Promise<void> {
+    if (this.inventory.failover === undefined) return;
+    const managers = this.inventory.hosts.filter((host) => this.host(host.name).units.has(FAILOVER_UNIT));
+    for (const host of managers) await this.unit(host.name, FAILOVER_UNIT).start();
+    const primary = primaryHost(this.inventory);
+    const unit = this.unit(managers[0]!.name, FAILOVER_UNIT);
+    await this.until(
+      `${primary.name} writable under a leading failover manager`,
+      unit,
+      async () => (await this.sql(primary.name, 'SELECT @@GLOBAL.read_only').catch(() => '1')).trim() === '0',
+      60_000,
+    );
   }
 
   private async startServer(host: InventoryHost): Promise<void> {
@@ -299,7 +329,10 @@ export class RenderedLab {
       const died = unit.deathReason();
       if (died !== undefined) throw new ClusterError(`${what}: ${died}`, 'CLUSTER_PROCESS_FAILED');
       if (Date.now() > deadline)
-        throw new ClusterError(`${what}: not within ${timeoutMs} ms`, 'CLUSTER_NOT_READY');
+        throw new ClusterError(
+          `${what}: not within ${timeoutMs} ms; last lines of ${unit.name}:\n${unit.logTail()}`,
+          'CLUSTER_NOT_READY',
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

@@ -49,6 +49,11 @@ export class UnitProcess {
     return this.process?.deathReason();
   }
 
+  /** The last lines of its output (stdout and stderr, as the journal would hold them). */
+  logTail(lines = 20): string {
+    return this.process?.logTail(lines) ?? '(not started)';
+  }
+
   /** Makes its directories and credentials: what systemd does before any Exec line (also before a bootstrap). */
   async prepare(): Promise<void> {
     const { uid, gid } = await this.identity();

@@ -69,3 +69,10 @@ export function followPrimarySql(inventory: Inventory, passwords: AccountPasswor
     caFile: inventory.cluster.tls.ca,
   });
 }
+
+/**
+ * The bootstrap's last step on the primary, once the replicas follow: with failover managers every node
+ * starts read-only (a node that restarts must not take writes on its own), so the first primary is opened
+ * by hand, once; from then on the leading manager owns the flag.
+ */
+export const OPEN_PRIMARY_SQL = 'SET GLOBAL read_only = OFF';
