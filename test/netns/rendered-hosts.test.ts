@@ -28,6 +28,7 @@ const HOSTS = [
   { name: 'server-2', octets: [22] },
   { name: 'db-1', octets: [31] },
   { name: 'db-2', octets: [32] },
+  { name: 'monitoring', octets: [41] },
 ];
 
 /** The inventory a user would write for these hosts (the example's shape, without failover or monitoring). */
@@ -75,7 +76,9 @@ function inventoryFor(lab: NetnsLab): unknown {
       server('server-2', 22),
       { name: 'db-1', address: at(31), roles: ['db'], db: { role: 'primary', serverId: 1 } },
       { name: 'db-2', address: at(32), roles: ['db'], db: { role: 'replica', serverId: 2 } },
+      { name: 'monitoring', address: at(41), roles: ['monitoring'] },
     ],
+    monitoring: { webhookUrl: `http://${lab.outside}:9/rwsplit-alerts`, scrapeInterval: '1s' },
   };
 }
 
@@ -113,6 +116,16 @@ describe.skipIf(!asRoot)('hosts started from their rendering', () => {
     const ruleset = await lab.host('db-1').root.run('/usr/sbin/nft', ['list', 'table', 'inet', 'rwsplit']);
     expect(ruleset).toContain('policy drop');
     expect(ruleset).toMatch(/tcp dport 3306 accept/);
+    // Every unit the rendering has runs, on every host: 22 services from 7 hosts' files.
+    const units = lab.inventory.hosts.flatMap((host) =>
+      [...lab.host(host.name).units.entries()].map(([name, unit]) => ({
+        host: host.name,
+        name,
+        running: unit.running,
+      })),
+    );
+    expect(units.filter((unit) => !unit.running)).toEqual([]);
+    expect(units.length).toBe(22);
     // Each service runs as its unit's user: the app as a dynamic one, HAProxy as haproxy, never root.
     const uid = (host: string, unit: string) =>
       /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${lab.unit(host, unit).pid}/status`, 'utf8'))?.[1];
@@ -148,6 +161,44 @@ describe.skipIf(!asRoot)('hosts started from their rendering', () => {
     const db = lab.inventory.hosts.find((host) => host.name === 'db-1')!;
     expect(await lab.host('lb-1').root.accepts(db.address, 3306)).toBe(false);
     expect(await lab.host('server-1').root.accepts(db.address, 3306)).toBe(true);
+  });
+
+  it('has Prometheus scraping every rendered target up, and the public HTTPS probe passing', async () => {
+    const monitoring = lab.inventory.hosts.find((host) => host.roles.includes('monitoring'))!;
+    const auth = `Basic ${Buffer.from(`monitoring:${lab.secrets.monitoring}`).toString('base64')}`;
+    const api = async (path: string) => {
+      const reply = await fetch(`http://${monitoring.address}:9090${path}`, {
+        headers: { authorization: auth },
+      });
+      expect(reply.status).toBe(200);
+      return ((await reply.json()) as { data: unknown }).data;
+    };
+    let seen = '';
+    await expect
+      .poll(
+        async () => {
+          const { activeTargets } = (await api('/api/v1/targets?state=active')) as {
+            activeTargets: { labels: { job: string; instance: string }; health: string; lastError: string }[];
+          };
+          seen = JSON.stringify(
+            activeTargets.filter((t) => t.health !== 'up').map((t) => [t.labels, t.lastError]),
+          );
+          return { jobs: [...new Set(activeTargets.map((t) => t.labels.job))].sort(), down: seen };
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toEqual({
+        jobs: ['app', 'blackbox', 'failover', 'haproxy', 'lb-vrrp', 'mysqld', 'nginx', 'node', 'prometheus'],
+        down: '[]',
+      });
+    // Without the right password the API refuses: the web config is the rendered one with its hash.
+    const refused = await fetch(`http://${monitoring.address}:9090/api/v1/targets`, {
+      headers: { authorization: `Basic ${Buffer.from('monitoring:wrong').toString('base64')}` },
+    });
+    expect(refused.status).toBe(401);
+    await expect
+      .poll(async () => JSON.stringify(await api('/api/v1/query?query=probe_success')), { timeout: 15_000 })
+      .toMatch(/"value":\[[\d.]+,"1"\]/);
   });
 
   it('moves the floating address to the other LB when the active HAProxy is killed', async () => {

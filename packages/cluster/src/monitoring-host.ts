@@ -317,7 +317,7 @@ export class MonitoringHost {
 }
 
 /** A bcrypt hash of the password (htpasswd reads it on stdin, never from the command line). */
-async function bcrypt(credentials: Credentials): Promise<string> {
+export async function bcrypt(credentials: Credentials): Promise<string> {
   const result = spawnSync(findBinary('htpasswd'), ['-niB', '-C', '10', credentials.user], {
     input: credentials.password,
     encoding: 'utf8',

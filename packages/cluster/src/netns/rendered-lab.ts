@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { findBinary } from '../binaries.js';
 import { type ClusterCa, createClusterCa, issueCertificate } from '../cluster-ca.js';
 import { ClusterError } from '../errors.js';
+import { bcrypt } from '../monitoring-host.js';
 import {
   type AccountPasswords,
   followPrimarySql,
@@ -26,6 +27,8 @@ export interface LabSecrets extends AccountPasswords {
   readonly stats: string;
   /** The failover managers' shared API token. */
   readonly managersToken: string;
+  /** The monitoring account's, for Prometheus's and Alertmanager's APIs. */
+  readonly monitoring: string;
 }
 
 /** One lab host started from its rendering: its filesystem, and its services by unit name. */
@@ -97,6 +100,7 @@ export class RenderedLab {
         exporter: secret(),
         stats: secret(),
         managersToken: secret(),
+        monitoring: secret(),
       };
       const started = new RenderedLab(lab, inventory, rendering, ca, secrets, hosts);
       for (const host of inventory.hosts) {
@@ -126,6 +130,10 @@ export class RenderedLab {
       for (const host of inventory.hosts.filter((h) => h.server !== undefined))
         await started.startServer(host);
       for (const host of inventory.hosts.filter((h) => h.roles.includes('lb'))) await started.startLb(host);
+      // Everything else each host's rendering has: the exporters, and the monitoring host's services.
+      for (const host of hosts.values()) {
+        for (const unit of host.units.values()) if (!unit.running) await unit.start();
+      }
       return started;
     } catch (error) {
       await RenderedLab.teardown(lab, hosts);
@@ -223,14 +231,41 @@ export class RenderedLab {
       put(`${secrets}/haproxy.env`, `${STATS_PASSWORD_ENV}=${s.stats}\n`);
     }
     if (host.server !== undefined) {
-      put(`${secrets}/app.env`, `DB_PASSWORD=${s.app}\nDB_MONITOR_PASSWORD=${s.monitor}\n`);
+      const alerts = this.inventory.monitoring === undefined ? '' : `ALERTMANAGER_PASSWORD=${s.monitoring}\n`;
+      put(`${secrets}/app.env`, `DB_PASSWORD=${s.app}\nDB_MONITOR_PASSWORD=${s.monitor}\n${alerts}`);
       if (this.inventory.failover !== undefined && host.server.failoverManager) {
         put(`${secrets}/failover-password`, `${s.failover}\n`);
         put(`${secrets}/replication-password`, `${s.replication}\n`);
         put(`${secrets}/failover-token`, `${s.managersToken}\n`);
       }
     }
-    if (host.db !== undefined) put('/etc/mysql/rwsplit.conf.d/50-sizing.cnf', LAB_SIZING, 0o644);
+    if (host.db !== undefined) {
+      put('/etc/mysql/rwsplit.conf.d/50-sizing.cnf', LAB_SIZING, 0o644);
+      const skeleton = renderedFile(this.rendering, host.name, `${secrets}/mysqld-exporter.cnf.example`);
+      if (skeleton !== undefined)
+        put(
+          `${secrets}/mysqld-exporter.cnf`,
+          skeleton.replace('REPLACE-WITH-THE-EXPORTER-PASSWORD', () => s.exporter),
+        );
+    }
+    if (host.roles.includes('monitoring')) {
+      // The operator's DNS: the public name is the floating address (the blackbox probe dials it by name).
+      const front = lb?.floatingAddress ?? this.inventory.hosts.find((h) => h.roles.includes('lb'))?.address;
+      if (front !== undefined)
+        put(
+          '/etc/hosts',
+          `${readFileSync('/etc/hosts', 'utf8').trimEnd()}\n${front} ${cluster.publicName}\n`,
+          0o644,
+        );
+      const user = cluster.accounts.monitoring;
+      put(`${secrets}/monitoring-password`, `${s.monitoring}\n`);
+      const skeleton = renderedFile(this.rendering, host.name, `${secrets}/prometheus-web.yml.example`) ?? '';
+      const hash = await bcrypt({ user, password: s.monitoring });
+      put(
+        `${secrets}/prometheus-web.yml`,
+        skeleton.replace('REPLACE-WITH-BCRYPT-HASH', () => hash),
+      );
+    }
   }
 
   private async startDatabases(): Promise<void> {
