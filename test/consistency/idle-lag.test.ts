@@ -18,7 +18,7 @@ import { sleep, until } from './support/wait.js';
 // never the heartbeat's age (up to one interval: the rounds that leaked it showed ~250 ms). The proven bound
 // is a few ms on an idle host; on two shared cores with other clusters running it reached ~30 ms, and on a
 // rare round, with the host starved between the round's two reads, past 50 ms: that figure is still the
-// round's proof (`lagSource: 'positions'`, the time between the reads), which a leak never is.
+// round's proof (`lagSource: 'positions'`: at most the time between the reads), which a leak never is.
 const IDLE_BOUND_MS = 50;
 const SAMPLE_FOR_MS = 25_000;
 const MIN_ROUNDS = 100;

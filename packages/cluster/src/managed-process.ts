@@ -182,13 +182,23 @@ export function tailFile(path: string, lines = 20): string {
   }
 }
 
-/** Runs a short command to completion; rejects with its output when it fails. */
+/**
+ * Runs a short command to completion; rejects with its output when it fails. `input` goes to its stdin
+ * (for what must not be on a command line any local user can read, such as SQL with passwords).
+ */
 export async function runCommand(
   command: string,
   args: readonly string[],
-  options: { readonly timeoutMs?: number; readonly env?: NodeJS.ProcessEnv } = {},
+  options: { readonly timeoutMs?: number; readonly env?: NodeJS.ProcessEnv; readonly input?: string } = {},
 ): Promise<string> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  const child = spawn(command, args, {
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+  });
+  if (options.input !== undefined) {
+    child.stdin?.on('error', () => {}); // a command that exits without reading: its exit status says why
+    child.stdin?.end(options.input);
+  }
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();

@@ -37,7 +37,8 @@ describe('parseServiceUnit on the rendered units', () => {
     });
   });
 
-  it("reads keepalived's stop step, whose failure is ignored", () => {
+  it("reads keepalived's stop step, whose failure is ignored, and what it is bound to", () => {
+    expect(unit('lb-2', 'keepalived.service').bindsTo).toEqual(['haproxy.service']);
     expect(unit('lb-2', 'keepalived.service').execStopPost).toEqual([
       {
         argv: ['/usr/sbin/ip', 'address', 'del', '198.18.10.10/24', 'dev', 'eth0'],
@@ -81,6 +82,9 @@ describe('parseServiceUnit on the rendered units', () => {
       /the prefix \+ .* is not supported/,
     );
     expect(() => parseServiceUnit('x.service', '[Unit]\nDescription=x\n')).toThrow(/no \[Service\] section/);
+    expect(() => parseServiceUnit('x.service', '[Service]\nExecStart=/bin/kill -HUP $MAINPID\n')).toThrow(
+      /environment variables .* are not supported/,
+    );
   });
 });
 

@@ -83,21 +83,34 @@ export class HostRoot {
     return new HostRoot(lab, host, dir, holder);
   }
 
-  /** The command line that runs `command` on this host, in its filesystem and network, from `cwd` (default `/`). */
+  /**
+   * The command line that runs `command` on this host, in its filesystem and network, from `cwd` (default
+   * `/`). The directory is entered after the namespaces (`env --chdir`): nsenter's own `--wd` opens its
+   * path in the caller's filesystem, the machine's, before it enters the host's.
+   */
   commandOn(command: string, args: readonly string[], cwd = '/'): { command: string; args: string[] } {
     const pid = this.holder.pid;
     if (pid === undefined || !this.holder.running)
       throw new ClusterError(`${this.host}'s filesystem is gone`, 'CLUSTER_COMMAND_FAILED');
     return {
       command: findBinary('nsenter'),
-      args: [`--target=${pid}`, '--mount', '--net', `--wd=${cwd}`, '--', command, ...args],
+      args: [
+        `--target=${pid}`,
+        '--mount',
+        '--net',
+        '--',
+        findBinary('env'),
+        `--chdir=${cwd}`,
+        command,
+        ...args,
+      ],
     };
   }
 
-  /** Runs a command on this host to its end; its output, or a rejection with the output. */
-  run(command: string, args: readonly string[], timeoutMs = 30_000): Promise<string> {
+  /** Runs a command on this host to its end; its output, or a rejection with the output. `input` is its stdin. */
+  run(command: string, args: readonly string[], timeoutMs = 30_000, input?: string): Promise<string> {
     const line = this.commandOn(command, args);
-    return runCommand(line.command, line.args, { timeoutMs });
+    return runCommand(line.command, line.args, { timeoutMs, ...(input === undefined ? {} : { input }) });
   }
 
   /** A shell script run on this host (`sh -c`), with `args` as `$1`..; its output. */

@@ -112,14 +112,21 @@ export class RenderedLab {
           dir,
           host.db === undefined ? [] : [inventory.paths.datadir],
         );
+        // Registered before anything else can fail, so the teardown ends this host's filesystem too.
         const units = new Map<string, UnitProcess>();
+        hosts.set(host.name, { spec: host, root, units });
         for (const [key, file] of rendering) {
           const prefix = `${host.name}/${UNIT_DIR}/`;
           if (!key.startsWith(prefix)) continue;
           const name = key.slice(prefix.length);
           units.set(name, new UnitProcess(root, name, file.content));
         }
-        hosts.set(host.name, { spec: host, root, units });
+        // BindsTo=: when the bound unit ends, systemd stops this one (keepalived, and with it the address,
+        // goes with HAProxy).
+        for (const unit of units.values()) {
+          for (const bound of unit.unit.bindsTo)
+            units.get(bound)?.onExit(() => void unit.stop().catch(() => {}));
+        }
         // What boot does before any service: the host's firewall (nftables.service), then its sysctl.d.
         await root.run(findBinary('nft'), ['-f', '/etc/nftables.conf']);
         if (renderedFile(rendering, host.name, '/etc/sysctl.d/60-rwsplit-lb.conf') !== undefined)
@@ -158,15 +165,17 @@ export class RenderedLab {
     return unit;
   }
 
-  /** SQL as root over a database host's socket (unix_socket authentication), through the rendered client config. */
+  /**
+   * SQL as root over a database host's socket (unix_socket authentication). The statements go on stdin:
+   * the bootstrap's hold every account's password, which must not be on a command line.
+   */
   sql(host: string, statements: string): Promise<string> {
-    return this.host(host).root.run(findBinary('mariadb'), [
-      `--socket=${DATABASE.socket}`,
-      '--batch',
-      '--skip-column-names',
-      '-e',
+    return this.host(host).root.run(
+      findBinary('mariadb'),
+      [`--socket=${DATABASE.socket}`, '--batch', '--skip-column-names'],
+      30_000,
       statements,
-    ]);
+    );
   }
 
   /** Stops every service (LBs first, databases last), every filesystem, then the lab itself. */
@@ -271,7 +280,8 @@ export class RenderedLab {
   private async startDatabases(): Promise<void> {
     const unitName = DATABASE_UNIT[this.inventory.cluster.flavor];
     const dbs = this.inventory.hosts.filter((host) => host.db !== undefined);
-    await Promise.all(
+    // Every node's start settles before a failure is reported: the teardown must not race one still starting.
+    const starts = await Promise.allSettled(
       dbs.map(async (host) => {
         const unit = this.unit(host.name, unitName);
         const { root } = this.host(host.name);
@@ -295,6 +305,8 @@ export class RenderedLab {
         await this.sql(host.name, 'RESET MASTER');
       }),
     );
+    const failed = starts.find((start): start is PromiseRejectedResult => start.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     const primary = primaryHost(this.inventory);
     await this.sql(primary.name, initPrimarySql(this.inventory, this.secrets));
     for (const host of dbs.filter((h) => h.db!.role === 'replica')) {

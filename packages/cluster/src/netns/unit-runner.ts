@@ -12,6 +12,26 @@ import {
 } from '../render/unit-file.js';
 import type { HostRoot } from './host-root.js';
 
+/** systemd's default TimeoutStartSec=: the most one ExecStartPre= line may take. */
+const START_STEP_TIMEOUT_MS = 90_000;
+
+/**
+ * DynamicUser= ids handed out, by user name: the same name always gets the same id, two names never share
+ * one (a shared id would let one service read what another's 0600 files hold).
+ */
+const dynamicIds = new Map<string, number>();
+
+function dynamicId(user: string): number {
+  const known = dynamicIds.get(user);
+  if (known !== undefined) return known;
+  const taken = new Set(dynamicIds.values());
+  // systemd's DynamicUser= range is 61184..65519: a stable start from the name, the next free one on a clash.
+  let id = 61184 + (createHash('sha256').update(user).digest().readUInt16BE(0) % (65519 - 61184));
+  while (taken.has(id)) id = id === 65519 ? 61184 : id + 1;
+  dynamicIds.set(user, id);
+  return id;
+}
+
 /**
  * One rendered service started on a lab host the way systemd would start it on a real one: its
  * directories (RuntimeDirectory=, StateDirectory=, LogsDirectory=) made and owned by its user, its
@@ -26,6 +46,11 @@ import type { HostRoot } from './host-root.js';
 export class UnitProcess {
   readonly unit: ServiceUnit;
   private process: ManagedProcess | undefined;
+  /** An ExecStartPre= line running now. */
+  private step: ManagedProcess | undefined;
+  /** Settles once the current run has ended and its ExecStopPost= ran. */
+  private ended: Promise<void> = Promise.resolve();
+  private readonly exitListeners: (() => void)[] = [];
 
   constructor(
     private readonly root: HostRoot,
@@ -58,13 +83,14 @@ export class UnitProcess {
   async prepare(): Promise<void> {
     const { uid, gid } = await this.identity();
     const { unit } = this;
+    // RuntimeDirectoryMode= is the runtime directories' alone; the others keep systemd's default, 0755.
+    const runtimeMode = (unit.runtimeDirectoryMode ?? 0o755).toString(8);
     const dirs = [
-      ...unit.runtimeDirectories.map((name) => `/run/${name}`),
-      ...unit.stateDirectories.map((name) => `/var/lib/${name}`),
-      ...unit.logsDirectories.map((name) => `/var/log/${name}`),
+      ...unit.runtimeDirectories.map((name) => ({ dir: `/run/${name}`, mode: runtimeMode })),
+      ...unit.stateDirectories.map((name) => ({ dir: `/var/lib/${name}`, mode: '755' })),
+      ...unit.logsDirectories.map((name) => ({ dir: `/var/log/${name}`, mode: '755' })),
     ];
-    const mode = (unit.runtimeDirectoryMode ?? 0o755).toString(8);
-    for (const dir of dirs)
+    for (const { dir, mode } of dirs)
       await this.root.run(findBinary('install'), ['-d', '-m', mode, '-o', uid, '-g', gid, dir]);
     if (unit.credentials.length > 0) {
       const dir = this.credentialsDirectory();
@@ -84,7 +110,10 @@ export class UnitProcess {
     }
   }
 
-  /** Prepares, runs ExecStartPre= lines, starts ExecStart=. Rejects with the output of a line that failed. */
+  /**
+   * Prepares, runs ExecStartPre= lines (each bounded, as TimeoutStartSec= bounds them), starts ExecStart=.
+   * Rejects with the output of a line that failed.
+   */
   async start(): Promise<void> {
     if (this.running) throw new ClusterError(`${this.label} is already running`, 'CLUSTER_COMMAND_FAILED');
     await this.prepare();
@@ -92,36 +121,60 @@ export class UnitProcess {
     for (const line of this.unit.execStartPre) {
       const command = await this.asUser(line);
       const step = new ManagedProcess({ ...command, name: `${this.label} ExecStartPre`, env });
+      this.step = step;
       step.start();
+      const timer = setTimeout(() => step.signalGroup('SIGKILL'), START_STEP_TIMEOUT_MS);
       const status = await step.exited();
+      clearTimeout(timer);
+      this.step = undefined;
       if (status.code !== 0 && !line.ignoreFailure) {
         throw new ClusterError(
-          `${this.label}: ExecStartPre=${line.argv.join(' ')} failed:\n${step.logTail()}`,
+          `${this.label}: ExecStartPre=${line.argv.join(' ')} failed (${status.signal ?? `exit ${status.code}`}):\n${step.logTail()}`,
           'CLUSTER_PROCESS_FAILED',
         );
       }
     }
-    this.process = new ManagedProcess({ ...(await this.asUser(this.unit.execStart)), name: this.label, env });
-    this.process.start();
+    const process = new ManagedProcess({
+      ...(await this.asUser(this.unit.execStart)),
+      name: this.label,
+      env,
+    });
+    this.process = process;
+    process.start();
+    // However it ends (stopped, killed, crashed), systemd then runs ExecStopPost= and stops what binds to it.
+    this.ended = process.exited().then(async () => {
+      await this.stopPost().catch(() => {});
+      for (const listener of this.exitListeners) listener();
+    });
   }
 
-  /** `systemctl stop`: KillSignal= (SIGTERM) to the service's processes, SIGKILL after `graceMs`, then ExecStopPost=. */
+  /** Calls `listener` each time the service ends (after its ExecStopPost=): what BindsTo= needs. */
+  onExit(listener: () => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /**
+   * `systemctl stop`: KillSignal= (SIGTERM) to the service's processes (a paused one continued so it can
+   * act on it), SIGKILL after `graceMs`, then ExecStopPost=. A step of ExecStartPre= still running is killed.
+   */
   async stop(graceMs = 10_000): Promise<void> {
+    this.step?.signalGroup('SIGKILL');
     const process = this.process;
     if (process?.running) {
       const signal = (this.unit.killSignal ?? 'SIGTERM') as NodeJS.Signals;
       process.signalGroup(signal);
+      if (process.isPaused) process.resume();
       const timer = setTimeout(() => process.signalGroup('SIGKILL'), graceMs);
       await process.exited();
       clearTimeout(timer);
     }
-    await this.stopPost();
+    await this.ended;
   }
 
   /** SIGKILL, like a crash (ExecStopPost= still runs, as systemd runs it after any end). */
   async kill(): Promise<void> {
     await this.process?.kill();
-    await this.stopPost();
+    await this.ended;
   }
 
   pause(): void {
@@ -170,8 +223,7 @@ export class UnitProcess {
         'CLUSTER_INVALID_OPTION',
       );
     }
-    // systemd's DynamicUser= range is 61184..65519; a stable pick from the name, as systemd's own hash does.
-    const id = String(61184 + (createHash('sha256').update(user).digest().readUInt16BE(0) % (65519 - 61184)));
+    const id = String(dynamicId(user));
     return { uid: id, gid: id };
   }
 
@@ -216,7 +268,8 @@ export class UnitProcess {
             findBinary('setpriv'),
             `--reuid=${uid}`,
             `--regid=${gid}`,
-            '--clear-groups',
+            // A real user keeps its supplementary groups, as systemd gives them; a dynamic one has none.
+            this.unit.dynamicUser ? '--clear-groups' : '--init-groups',
             ...capabilities,
             '--pdeathsig',
             'SIGKILL',

@@ -32,6 +32,8 @@ export interface ServiceUnit {
   /** `LoadCredential=id:path`: the file, copied to `$CREDENTIALS_DIRECTORY/id` for the service alone. */
   readonly credentials: readonly { readonly id: string; readonly path: string }[];
   readonly killSignal: string | undefined;
+  /** `BindsTo=` of `[Unit]`: units whose end ends this one too (keepalived with HAProxy). */
+  readonly bindsTo: readonly string[];
   /** `AmbientCapabilities=`: what a non-root service keeps (`CAP_NET_BIND_SERVICE` for HAProxy's port 443). */
   readonly ambientCapabilities: readonly string[];
 }
@@ -83,6 +85,9 @@ function execLine(unit: string, value: string): ExecLine {
   }
   const argv = splitCommandLine(rest);
   if (argv.length === 0) fail(unit, `an empty command line: ${JSON.stringify(value)}`);
+  // systemd substitutes $NAME and ${NAME} from the environment; passing them on literally would be wrong.
+  if (argv.some((word) => /\$[{A-Za-z_]/.test(word)))
+    fail(unit, `environment variables in ${JSON.stringify(value)} are not supported`);
   return { argv, ignoreFailure };
 }
 
@@ -155,6 +160,7 @@ export function parseServiceUnit(name: string, text: string): ServiceUnit {
     }),
     killSignal: last('KillSignal'),
     ambientCapabilities: words('AmbientCapabilities'),
+    bindsTo: (parsed.get('Unit')?.get('BindsTo') ?? []).flatMap((value) => splitCommandLine(value)),
   };
 }
 

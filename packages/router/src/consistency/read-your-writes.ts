@@ -78,7 +78,7 @@ export class ReadYourWrites {
    * from the primary too); one that was handed an unreadable token and wrote hands on what it wrote.
    */
   token(): string | undefined {
-    if (this.lost) {
+    if (this.lost && this.mode === 'session') {
       return this.codec.encode(this.required ?? emptyPosition('mariadb'), { incomplete: true });
     }
     return this.required === undefined ? undefined : this.codec.encode(this.required);

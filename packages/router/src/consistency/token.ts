@@ -132,33 +132,35 @@ export function createTokenCodec(options: TokenCodecOptions = {}): TokenCodec {
       return token;
     },
     decode(text: unknown): GtidPosition | undefined {
-      const token = this.inspect(text);
+      const token = inspect(text);
       return token === undefined || token.incomplete ? undefined : token.position;
     },
-    inspect(text: unknown): DecodedToken | undefined {
-      try {
-        if (typeof text !== 'string' || text.length > MAX_TOKEN_LENGTH) return undefined;
-        if (!text.startsWith(TOKEN_VERSION_PREFIX)) return undefined;
-        const encoded = text.slice(TOKEN_VERSION_PREFIX.length);
-        if (!BASE64URL.test(encoded)) return undefined;
-        const bytes = Buffer.from(encoded, 'base64url');
-        // Buffer's decoder ignores stray bits; only the canonical spelling of these bytes is a token.
-        if (bytes.toString('base64url') !== encoded) return undefined;
-        if (bytes.length < 1 + trailerLength) return undefined;
-        const header = bytes[0]!;
-        if ((header & ~(SIGNED | MYSQL | INCOMPLETE)) !== 0 || (header & SIGNED) !== (signed ? SIGNED : 0))
-          return undefined;
-        const content = bytes.subarray(0, bytes.length - trailerLength);
-        if (!verify(content, bytes.subarray(bytes.length - trailerLength))) return undefined;
-        const reader = new ByteReader(content.subarray(1));
-        const position = header & MYSQL ? readMySql(reader) : readMariaDb(reader);
-        if (!reader.done || positionProblem(position) !== undefined) return undefined;
-        return { position, incomplete: (header & INCOMPLETE) !== 0 };
-      } catch {
-        return undefined;
-      }
-    },
+    inspect,
   });
+
+  function inspect(text: unknown): DecodedToken | undefined {
+    try {
+      if (typeof text !== 'string' || text.length > MAX_TOKEN_LENGTH) return undefined;
+      if (!text.startsWith(TOKEN_VERSION_PREFIX)) return undefined;
+      const encoded = text.slice(TOKEN_VERSION_PREFIX.length);
+      if (!BASE64URL.test(encoded)) return undefined;
+      const bytes = Buffer.from(encoded, 'base64url');
+      // Buffer's decoder ignores stray bits; only the canonical spelling of these bytes is a token.
+      if (bytes.toString('base64url') !== encoded) return undefined;
+      if (bytes.length < 1 + trailerLength) return undefined;
+      const header = bytes[0]!;
+      if ((header & ~(SIGNED | MYSQL | INCOMPLETE)) !== 0 || (header & SIGNED) !== (signed ? SIGNED : 0))
+        return undefined;
+      const content = bytes.subarray(0, bytes.length - trailerLength);
+      if (!verify(content, bytes.subarray(bytes.length - trailerLength))) return undefined;
+      const reader = new ByteReader(content.subarray(1));
+      const position = header & MYSQL ? readMySql(reader) : readMariaDb(reader);
+      if (!reader.done || positionProblem(position) !== undefined) return undefined;
+      return { position, incomplete: (header & INCOMPLETE) !== 0 };
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 const codecs = new Map<string, TokenCodec>();

@@ -129,13 +129,11 @@ export function replicaProbe(
           replica?.secondsBehind === null || replica === undefined ? null : replica.secondsBehind * 1000,
           'seconds behind',
         );
-  // Only a replica that is still replicating is "caught up": a stopped one is judged by its threads. The
-  // tighter figure counts; a heartbeat already at or below the positions' bound stands.
+  // Only a replica that is still replicating is "caught up": a stopped one is judged by its threads. A
+  // proven round's figure is the positions' bound, or the heartbeat's when that is smaller.
   const capped =
-    caughtUpWithinMs !== undefined &&
-    replicating === true &&
-    caughtUpWithinMs < (measured.lagMs ?? Number.POSITIVE_INFINITY)
-      ? lagFrom(caughtUpWithinMs, 'positions')
+    caughtUpWithinMs !== undefined && replicating === true
+      ? lagFrom(Math.min(measured.lagMs ?? Number.POSITIVE_INFINITY, caughtUpWithinMs), 'positions')
       : measured;
   return { reachable: true, readOnly: probe.readOnly, replicating, ...capped };
 }

@@ -74,7 +74,8 @@ export interface NodeStatus {
   readonly lagMs: number | null;
   /**
    * Where `lagMs` comes from (absent while it is null): `positions` on a round whose GTID positions proved
-   * the replica caught up, else `heartbeat`, `seconds behind`, or `last known` while no primary is reachable.
+   * the replica caught up, else `heartbeat`, `seconds behind`, or `last known` while no primary is reachable
+   * (an unreachable replica keeps its last figure and that figure's source).
    */
   readonly lagSource?: LagSource;
   /** A replica that may serve reads now. Always false for the primary. */

@@ -7,9 +7,10 @@
 
 /**
  * Where a replica's `lagMs` comes from: `positions` (this round's GTID positions proved the replica had
- * applied what the primary had, and the figure is the time between those reads), `heartbeat` (the age of
- * the last heartbeat it applied), `seconds behind` (the server's own Seconds_Behind_Master, whole seconds),
- * or `last known` (the figure from before the primary was lost, kept while no primary is reachable).
+ * applied what the primary had: the figure is at most the time between those reads, the heartbeat's when
+ * that is smaller), `heartbeat` (the age of the last heartbeat it applied), `seconds behind` (the server's
+ * own Seconds_Behind_Master, whole seconds), or `last known` (a figure kept from an earlier probe: from
+ * before the primary was lost, or while the replica is unreachable, with that probe's source).
  */
 export type LagSource = 'positions' | 'heartbeat' | 'seconds behind' | 'last known';
 
