@@ -3,8 +3,9 @@
 // rendered nftables.conf and sysctl.d, and runs its services from their rendered units' Exec lines. Then the
 // design's promises are checked on it from outside: HTTPS through the floating address alternating the two
 // servers, a write read back through the other server, the DB port shut to everyone but its clients, the
-// floating address moving when the active LB's HAProxy dies, and the rendered failover managers promoting
-// the replica when the primary's server is killed.
+// floating address moving when the active LB's HAProxy dies, a frozen replica costing no request (the
+// shared check of the native and docker suites), and the rendered failover managers promoting the replica
+// when the primary's server is killed.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NetnsLab } from '../../packages/cluster/src/netns/lab.js';
 import { RenderedLab, renderedContent } from '../../packages/cluster/src/netns/rendered-lab.js';
 import { CookieJar, collectServedBy, LbClient } from '../e2e/support/client.js';
+import { expectStallServed } from '../e2e/support/stalled-replica.js';
 
 const asRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../examples/notes-app');
@@ -226,6 +228,17 @@ describe.skipIf(!asRoot)('hosts started from their rendering', () => {
       .poll(async () => JSON.stringify(await api('/api/v1/query?query=probe_success')), { timeout: 15_000 })
       .toMatch(/"value":\[[\d.]+,"1"\]/);
   });
+
+  it('answers every GET within 3 s while db-2 is SIGSTOPped: the rendered app config moves reads to db-1', async () => {
+    const db2 = lab.unit('db-2', 'mariadb.service');
+    await expectStallServed({
+      lb: client,
+      pause: () => db2.pause(),
+      resume: () => db2.resume(),
+      // X-DB-Node names the router's node: the notes app calls its DB_PRIMARY node db-primary.
+      primary: 'db-primary',
+    });
+  }, 30_000);
 
   it('moves the floating address to the other LB when the active HAProxy is killed', async () => {
     const floating = `${lab.lab.block.prefix}.${FLOATING}`;

@@ -28,9 +28,29 @@ async function get(lb: LbClient, path: string): Promise<Get> {
   }
 }
 
+/** What the check needs of a deployment: its front door, a replica to freeze, and how X-DB-Node names the primary. */
+export interface StallTarget {
+  readonly lb: LbClient;
+  pause(): Promise<void> | void;
+  resume(): Promise<void> | void;
+  /** The primary's `X-DB-Node` (the app's name for it): reads must move there during the stall. */
+  readonly primary: string;
+}
+
 /** A stream of GETs of one note while the first replica is paused for 4 s: none fails, none waits 3 s. */
 export async function expectStalledReplicaServed(cluster: Cluster): Promise<void> {
-  const lb = LbClient.forCluster(cluster);
+  const replica = cluster.replica(0);
+  await expectStallServed({
+    lb: LbClient.forCluster(cluster),
+    pause: () => replica.pause(),
+    resume: () => replica.resume(),
+    primary: 'db-primary',
+  });
+}
+
+/** The same check on any deployment (the rendered hosts' too). */
+export async function expectStallServed(target: StallTarget): Promise<void> {
+  const { lb } = target;
   const created = await lb.post('/api/notes', { title: 'read while the replica is stopped' });
   expect(created.status).toBe(201);
   const { id } = created.json<{ id: number }>();
@@ -50,11 +70,11 @@ export async function expectStalledReplicaServed(cluster: Cluster): Promise<void
   const loops = Array.from({ length: 6 }, loop);
   await sleep(500);
   const before = gets.length;
-  await cluster.replica(0).pause();
+  await target.pause();
   try {
     await sleep(STALL_MS);
   } finally {
-    await cluster.replica(0).resume();
+    await target.resume();
   }
   await sleep(500);
   stopped = true;
@@ -77,5 +97,5 @@ export async function expectStalledReplicaServed(cluster: Cluster): Promise<void
   expect(failed).toEqual([]);
   expect(worst).toBeLessThan(WORST_MS);
   // The stream kept going through the stall: reads moved to the primary.
-  expect(byNode['db-primary'] ?? 0).toBeGreaterThan(10);
+  expect(byNode[target.primary] ?? 0).toBeGreaterThan(10);
 }
