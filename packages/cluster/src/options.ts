@@ -277,7 +277,7 @@ function oneOf<T extends string>(option: string, value: unknown, allowed: readon
 }
 
 /** 144 random bits, in characters that need no quoting in SQL or HAProxy's config. */
-function randomSecret(): string {
+export function randomSecret(): string {
   return randomBytes(18).toString('base64url');
 }
 

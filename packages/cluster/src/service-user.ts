@@ -17,13 +17,18 @@ export interface ServiceUser {
  */
 export function databaseServiceUser(): ServiceUser | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const passwd = readFileSync('/etc/passwd', 'utf8');
-  for (const wanted of ['mysql', 'nobody']) {
-    const line = passwd.split('\n').find((entry) => entry.startsWith(`${wanted}:`));
-    const [, , uid, gid] = line?.split(':') ?? [];
-    if (uid !== undefined && gid !== undefined) return { name: wanted, uid: Number(uid), gid: Number(gid) };
-  }
+  const user = systemUser('mysql') ?? systemUser('nobody');
+  if (user !== undefined) return user;
   throw new Error('running as root, but the machine has neither a `mysql` nor a `nobody` account');
+}
+
+/** The machine's account `name` (its /etc/passwd entry: uid and primary gid), or undefined. */
+export function systemUser(name: string): ServiceUser | undefined {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${name}:`));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  return uid === undefined || gid === undefined ? undefined : { name, uid: Number(uid), gid: Number(gid) };
 }
 
 /** The harness's own login name: the database account it reaches every node with over the socket. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { findBinary } from '../binaries.js';
 import { ClusterError } from '../errors.js';
 import { ManagedProcess, runCommand } from '../managed-process.js';
+import { acceptsOn } from '../runtime/supervised-process.js';
 import type { NetnsLab } from './lab.js';
 
 /**
@@ -120,8 +121,9 @@ export class HostRoot {
 
   /** Whether something on this host accepts TCP connections on `address:port` (asked from the host itself). */
   async accepts(address: string, port: number): Promise<boolean> {
+    const [shell = 'bash', ...args] = acceptsOn(address, port);
     try {
-      await this.run(findBinary('bash'), ['-c', `exec 3<>/dev/tcp/${address}/${port}`], 5_000);
+      await this.run(findBinary(shell), args, 5_000);
       return true;
     } catch {
       return false;

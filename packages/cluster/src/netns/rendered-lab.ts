@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { findBinary } from '../binaries.js';
 import { type ClusterCa, createClusterCa, issueCertificate } from '../cluster-ca.js';
 import { ClusterError } from '../errors.js';
 import { bcrypt } from '../monitoring-host.js';
+import { randomSecret } from '../options.js';
 import {
   type AccountPasswords,
   followPrimarySql,
@@ -18,6 +18,8 @@ import { type Rendering, renderHosts } from '../render/render-hosts.js';
 import { STATS_PASSWORD_ENV } from '../render/service-configs.js';
 import { UNIT_DIR } from '../render/systemd-units.js';
 import { secretDirs, writeRendering } from '../render/write-rendering.js';
+import { systemUser } from '../service-user.js';
+import { waitFor } from '../wait.js';
 import { HostRoot } from './host-root.js';
 import { type LabHostSpec, NetnsLab } from './lab.js';
 import { UnitProcess } from './unit-runner.js';
@@ -44,7 +46,6 @@ export interface RenderedHost {
  */
 const LAB_SIZING = '[mariadbd]\ninnodb-buffer-pool-size = 64M\ninnodb-log-file-size = 48M\n';
 
-const secret = () => randomBytes(18).toString('hex');
 const FAILOVER_UNIT = 'rwsplit-failover.service';
 
 /** The file a rendering holds for `host` at `path`, or undefined. */
@@ -93,14 +94,14 @@ export class RenderedLab {
       );
       const ca = await createClusterCa(lab.dir, 'rwsplit lab');
       const secrets: LabSecrets = {
-        app: secret(),
-        monitor: secret(),
-        replication: secret(),
-        failover: secret(),
-        exporter: secret(),
-        stats: secret(),
-        managersToken: secret(),
-        monitoring: secret(),
+        app: randomSecret(),
+        monitor: randomSecret(),
+        replication: randomSecret(),
+        failover: randomSecret(),
+        exporter: randomSecret(),
+        stats: randomSecret(),
+        managersToken: randomSecret(),
+        monitoring: randomSecret(),
       };
       const started = new RenderedLab(lab, inventory, rendering, ca, secrets, hosts);
       for (const host of inventory.hosts) {
@@ -208,11 +209,10 @@ export class RenderedLab {
       writeFileSync(at(path), content, { mode });
     };
     const owner = (user: string) => {
-      const entry = readFileSync('/etc/passwd', 'utf8')
-        .split('\n')
-        .find((line) => line.startsWith(`${user}:`))
-        ?.split(':');
-      return { uid: Number(entry?.[2] ?? 0), gid: Number(entry?.[3] ?? 0) };
+      const account = systemUser(user);
+      if (account === undefined)
+        throw new ClusterError(`${host.name}: the machine has no ${user} account`, 'CLUSTER_INVALID_OPTION');
+      return account;
     };
     for (const path of [cluster.tls.ca, cluster.tls.certificate, cluster.tls.key])
       mkdirSync(dirname(at(path)), { recursive: true });
@@ -365,22 +365,27 @@ export class RenderedLab {
       await this.unit(host.name, 'keepalived.service').start();
   }
 
+  /** Waits for `check`, giving up at once if `unit` dies; a timeout says what the unit printed last. */
   private async until(
     what: string,
     unit: UnitProcess,
     check: () => Promise<boolean>,
     timeoutMs = 30_000,
   ): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      const died = unit.deathReason();
-      if (died !== undefined) throw new ClusterError(`${what}: ${died}`, 'CLUSTER_PROCESS_FAILED');
-      if (Date.now() > deadline)
-        throw new ClusterError(
-          `${what}: not within ${timeoutMs} ms; last lines of ${unit.name}:\n${unit.logTail()}`,
-          'CLUSTER_NOT_READY',
-        );
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      await waitFor(async () => ((await check()) ? true : undefined), {
+        what,
+        timeoutMs,
+        intervalMs: 100,
+        abortIf: () => unit.deathReason(),
+      });
+    } catch (error) {
+      if (!(error instanceof ClusterError) || error.code !== 'CLUSTER_NOT_READY') throw error;
+      throw new ClusterError(
+        `${error.message}; last lines of ${unit.name}:\n${unit.logTail()}`,
+        'CLUSTER_NOT_READY',
+        { cause: error },
+      );
     }
   }
 }

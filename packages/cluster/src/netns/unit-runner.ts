@@ -51,6 +51,7 @@ export class UnitProcess {
   /** Settles once the current run has ended and its ExecStopPost= ran. */
   private ended: Promise<void> = Promise.resolve();
   private readonly exitListeners: (() => void)[] = [];
+  private identityOnce: Promise<{ uid: string; gid: string }> | undefined;
 
   constructor(
     private readonly root: HostRoot,
@@ -204,8 +205,16 @@ export class UnitProcess {
     return `/run/credentials/${this.name}`;
   }
 
-  /** The service's uid and gid (numbers, as text): root's without User=. */
-  private async identity(): Promise<{ uid: string; gid: string }> {
+  /**
+   * The service's uid and gid (numbers, as text): root's without User=. Looked up once (every Exec line
+   * and the directories need it, and the host's accounts do not change under a running lab).
+   */
+  private identity(): Promise<{ uid: string; gid: string }> {
+    this.identityOnce ??= this.lookUpIdentity();
+    return this.identityOnce;
+  }
+
+  private async lookUpIdentity(): Promise<{ uid: string; gid: string }> {
     const { user, group, dynamicUser } = this.unit;
     if (user === undefined) return { uid: '0', gid: '0' };
     const known = await this.root.run(findBinary('getent'), ['passwd', user]).catch(() => '');

@@ -30,7 +30,7 @@ export class ReadYourWrites {
     const decoded = codec.inspect(token);
     if (decoded === undefined) this.untrusted = true;
     else {
-      if (decoded.incomplete) this.lostTrack(false);
+      if (decoded.incomplete) this.lost = true;
       if (!isEmpty(decoded.position)) this.required = decoded.position;
     }
   }
@@ -67,9 +67,9 @@ export class ReadYourWrites {
    * A write committed but its position could not be learned: only the primary is sure to have it, for this
    * session and for the requests its token goes on to.
    */
-  lostTrack(notify = true): void {
+  lostTrack(): void {
     this.lost = true;
-    if (notify) this.onChange?.();
+    this.onChange?.();
   }
 
   /**
